@@ -1,0 +1,12 @@
+//! gyre: Twisted's UDP programming model on a small, hand-rolled, single-threaded reactor.
+//!
+//! This facade re-exports the engine ([`gyre_reactor`]) and the ready-made protocols
+//! ([`gyre_protocols`]). Most programs need only `use gyre::prelude::*;`.
+
+pub use gyre_protocols as protocols;
+pub use gyre_reactor::{defer, error, time};
+
+/// The names most programs use, in one import.
+pub mod prelude {
+    pub use gyre_reactor::prelude::*;
+}

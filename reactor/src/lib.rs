@@ -36,6 +36,7 @@
 
 pub mod defer;
 pub mod error;
+pub mod testing;
 pub mod time;
 
 /// The names most programs use, in one import.

@@ -547,9 +547,7 @@ impl<T: 'static> Chain for RefCell<Core<T>> {
                 if core.paused > 0 || !matches!(core.state, State::Ready(_)) {
                     return None;
                 }
-                let Some(link) = core.links.pop_front() else {
-                    return None;
-                };
+                let link = core.links.pop_front()?;
                 match mem::replace(&mut core.state, State::Busy) {
                     State::Ready(input) => (link, input),
                     _ => unreachable!("checked above"),

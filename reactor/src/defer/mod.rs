@@ -31,6 +31,9 @@ mod failure;
 mod list;
 mod timeout;
 
+#[cfg(test)]
+mod tests;
+
 pub use deferred::{Deferred, IntoStep, Step};
 pub use failure::Failure;
 pub use list::{DeferredList, ListOutcome, deferred_list, gather_results, race};

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{DelayedCall, Timers};
@@ -175,12 +175,12 @@ impl LoopingCall {
 /// One run: count the intervals, call the function, then schedule the next run when its
 /// result is in.
 fn run(state: &Rc<RefCell<State>>) {
-    let (f, count, now) = {
+    let (f, count) = {
         let mut s = state.borrow_mut();
         s.call = None;
         let now = s.timers.now();
         let count = s.intervals_since_last(now);
-        (s.f.take(), count, now)
+        (s.f.take(), count)
     };
     let Some(mut f) = f else {
         return; // re-entered from inside the function itself: nothing to do
@@ -190,7 +190,6 @@ fn run(state: &Rc<RefCell<State>>) {
             .unwrap_or_else(|panic| Step::Fail(Failure::from_panic(panic))),
         None => Step::Value(()),
     };
-    let _ = now;
     state.borrow_mut().f = Some(f);
     let result = match step {
         Step::Value(()) => Deferred::succeeded(()),
@@ -230,11 +229,9 @@ fn schedule_from(state: &Rc<RefCell<State>>, when: Instant) {
         let s = state.borrow();
         (s.timers.clone(), s.next_boundary_after(when))
     };
-    let weak: Weak<RefCell<State>> = Rc::downgrade(state);
-    let strong = state.clone();
     // The queue holds the loop alive while a run is scheduled, as Twisted's reactor does.
+    let strong = state.clone();
     let call = timers.call_at(at, move || run(&strong));
-    drop(weak);
     state.borrow_mut().call = Some(call);
 }
 

@@ -15,6 +15,9 @@ mod looping;
 mod queue;
 mod timers;
 
+#[cfg(test)]
+mod tests;
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use later::defer_later;
 pub use looping::LoopingCall;

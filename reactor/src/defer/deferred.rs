@@ -1,5 +1,6 @@
 //! [`Deferred<T>`]: a result that is not there yet, and the chain of callbacks that will get it.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -599,6 +600,45 @@ impl<T: 'static> Drop for Core<T> {
         if let State::Ready(Err(failure)) = &self.state {
             log::error!(target: "gyre::defer", "Unhandled error in Deferred: {failure:#}");
         }
+        if !self.links.is_empty() {
+            drop_iteratively(Box::new(mem::take(&mut self.links)));
+        }
+    }
+}
+
+thread_local! {
+    /// Links waiting to be dropped while an outer drop is in progress.
+    static GRAVEYARD: RefCell<Option<Vec<Box<dyn Any>>>> = const { RefCell::new(None) };
+}
+
+/// Drops `garbage` without recursing: a link can own the last handle to another Deferred
+/// (an outer chain waiting on this one), whose links can own the next, and so on; dropping a
+/// hundred thousand such unfired Deferreds recursively would overflow the stack. The outermost
+/// drop empties a queue instead.
+fn drop_iteratively(garbage: Box<dyn Any>) {
+    let first = GRAVEYARD.try_with(|g| {
+        let mut g = g.borrow_mut();
+        match g.as_mut() {
+            Some(queue) => {
+                queue.push(garbage);
+                None
+            }
+            None => {
+                *g = Some(Vec::new());
+                Some(garbage)
+            }
+        }
+    });
+    match first {
+        Ok(None) => {} // queued; the outermost drop will get to it
+        Ok(Some(garbage)) => {
+            drop(garbage);
+            while let Some(next) = GRAVEYARD.with(|g| g.borrow_mut().as_mut().and_then(Vec::pop)) {
+                drop(next);
+            }
+            GRAVEYARD.with(|g| *g.borrow_mut() = None);
+        }
+        Err(_) => {} // thread-local storage is gone (thread exit): `garbage` drops here
     }
 }
 

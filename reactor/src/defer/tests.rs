@@ -212,6 +212,25 @@ fn a_hundred_thousand_nested_deferreds_resolve_iteratively() {
 }
 
 #[test]
+fn dropping_a_hundred_thousand_waiting_deferreds_does_not_overflow_the_stack() {
+    const N: usize = 100_000;
+    let ds: Vec<Deferred<usize>> = (0..=N).map(|_| Deferred::new()).collect();
+    for i in 0..N {
+        let next = ds[i + 1].clone();
+        ds[i].add_callback(move |_| next);
+    }
+    for d in &ds[..N] {
+        d.callback(0).unwrap();
+    }
+    assert!(!ds[0].is_paused() && ds[0].take_result().is_none()); // waiting
+    // Now each inner Deferred's last link owns its outer one. Drop every handle, innermost
+    // last, so one drop has to release the whole line.
+    let innermost = ds[N].clone();
+    drop(ds);
+    drop(innermost);
+}
+
+#[test]
 fn long_lines_of_chain_deferred_and_then_are_iterative() {
     let first = Deferred::<u64>::new();
     let mut last = first.clone();

@@ -1,1 +1,2 @@
+//! Timer queue benchmark (being written).
 fn main() {}

@@ -10,3 +10,8 @@ pub use gyre_reactor::{defer, error, time};
 pub mod prelude {
     pub use gyre_reactor::prelude::*;
 }
+
+/// The README's Rust examples, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,7 +1,7 @@
 //! Every public error type of the engine, each a small type with `Display` and `Error`.
 //!
 //! Errors that travel through a [`Deferred`](crate::defer::Deferred) chain are wrapped in a
-//! [`Failure`](crate::defer::Failure); check them with
+//! [`Failure`]; check them with
 //! [`Failure::check`](crate::defer::Failure::check) or
 //! [`Failure::downcast_ref`](crate::defer::Failure::downcast_ref).
 

@@ -4,7 +4,11 @@
 //! ([`gyre_protocols`]). Most programs need only `use gyre::prelude::*;`.
 
 pub use gyre_protocols as protocols;
-pub use gyre_reactor::{defer, error, time};
+pub use gyre_reactor::{
+    Context, DatagramProtocol, Handle, Outcome, Phase, PortStats, Reactor, ReactorState,
+    ReactorStats, RemoteHandle, Resolver, SystemEvent, SystemResolver, ThreadReply, TriggerId,
+    defer, error, testing, time, udp,
+};
 
 /// The names most programs use, in one import.
 pub mod prelude {

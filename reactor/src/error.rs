@@ -150,3 +150,163 @@ impl fmt::Display for TimeError {
 }
 
 impl Error for TimeError {}
+
+/// Misuse of the reactor's lifecycle (Twisted's `ReactorNotRunning`, `ReactorAlreadyRunning`,
+/// `ReactorNotRestartable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactorError {
+    /// `stop` on a reactor that is not running (never started, or already stopping/stopped).
+    NotRunning,
+    /// `run` on a reactor that is already running.
+    AlreadyRunning,
+    /// `run` after the reactor was stopped: a stopped reactor cannot run again.
+    NotRestartable,
+    /// The OS poll call failed (logged with its error); the loop cannot go on.
+    PollFailed,
+}
+
+impl fmt::Display for ReactorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReactorError::NotRunning => "the reactor is not running",
+            ReactorError::AlreadyRunning => "the reactor is already running",
+            ReactorError::NotRestartable => "the reactor was stopped and cannot be restarted",
+            ReactorError::PollFailed => "polling for I/O failed",
+        })
+    }
+}
+
+impl Error for ReactorError {}
+
+/// An address that is not what the call needs: a hostname where an IP literal is required, a
+/// malformed literal, or the wrong address family for the socket (Twisted's
+/// `InvalidAddressError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidAddress {
+    /// The address as given.
+    pub address: String,
+    /// Why it was refused.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for InvalidAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid address {:?}: {}", self.address, self.reason)
+    }
+}
+
+impl Error for InvalidAddress {}
+
+/// Why `listen_udp` failed. Nothing is left open when it does.
+#[derive(Debug)]
+pub enum ListenError {
+    /// The interface is not an IP literal (Twisted's `InvalidAddressError`).
+    InvalidAddress(InvalidAddress),
+    /// The socket could not be created, configured or bound (Twisted's `CannotListenError`).
+    CannotListen {
+        /// The address it tried to bind.
+        address: std::net::SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The protocol's `start_protocol` failed; the port was closed again.
+    StartFailed(Failure),
+}
+
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenError::InvalidAddress(e) => write!(f, "cannot listen: {e}"),
+            ListenError::CannotListen { address, source } => {
+                write!(f, "cannot listen on {address}: {source}")
+            }
+            ListenError::StartFailed(failure) => write!(f, "start_protocol failed: {failure}"),
+        }
+    }
+}
+
+/// The cause is part of the message, so `source()` is empty (no cause is printed twice).
+impl Error for ListenError {}
+
+/// Why a datagram could not be sent, or a transport call failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The address is a hostname, malformed, or of the wrong family for this port.
+    InvalidAddress(InvalidAddress),
+    /// The datagram is larger than the OS accepts (`EMSGSIZE`; Twisted's `MessageLengthError`).
+    MessageLength {
+        /// The datagram's size in bytes.
+        size: usize,
+    },
+    /// `write` without an address on a port that is not connected.
+    NotConnected,
+    /// `write_to` on a connected port with an address other than its peer.
+    WrongPeer {
+        /// The connected peer.
+        connected: std::net::SocketAddr,
+        /// The address given.
+        given: std::net::SocketAddr,
+    },
+    /// `connect` on a port that is already connected (Twisted raises `RuntimeError`).
+    AlreadyConnected,
+    /// The port was stopped.
+    PortClosed,
+    /// Any other OS error.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::InvalidAddress(e) => write!(f, "{e}"),
+            WriteError::MessageLength { size } => {
+                write!(f, "message too long: a {size}-byte datagram does not fit")
+            }
+            WriteError::NotConnected => {
+                f.write_str("write without an address on an unconnected port")
+            }
+            WriteError::WrongPeer { connected, given } => {
+                write!(f, "the port is connected to {connected}, not {given}")
+            }
+            WriteError::AlreadyConnected => {
+                f.write_str("already connected; reconnecting is not supported")
+            }
+            WriteError::PortClosed => f.write_str("the port is closed"),
+            WriteError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The cause is part of the message, so `source()` is empty (no cause is printed twice).
+impl Error for WriteError {}
+
+impl From<InvalidAddress> for WriteError {
+    fn from(e: InvalidAddress) -> Self {
+        WriteError::InvalidAddress(e)
+    }
+}
+
+/// A name could not be resolved (Twisted's `DNSLookupError`).
+#[derive(Debug)]
+pub struct DnsLookupError {
+    /// The name that was looked up.
+    pub name: String,
+    /// Why: the resolver's error, or `None` if it found no address.
+    pub source: Option<std::io::Error>,
+}
+
+impl fmt::Display for DnsLookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The resolver's error is the `source()`: `{:#}` on a Failure prints it after this.
+        match &self.source {
+            Some(_) => write!(f, "DNS lookup failed for {:?}", self.name),
+            None => write!(f, "DNS lookup failed for {:?}: no address found", self.name),
+        }
+    }
+}
+
+impl Error for DnsLookupError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.as_ref().map(|e| e as &(dyn Error + 'static))
+    }
+}

@@ -34,13 +34,32 @@
 //! assert_eq!(answer.get(), 42);
 //! ```
 
+mod context;
 pub mod defer;
 pub mod error;
+mod handle;
+mod lifecycle;
+mod protocol;
+mod reactor;
+mod resolve;
+mod stats;
+mod sys;
 pub mod testing;
 pub mod time;
+pub mod udp;
+
+pub use context::Context;
+pub use handle::{Handle, RemoteHandle, ThreadReply};
+pub use lifecycle::{Phase, ReactorState, SystemEvent, TriggerId};
+pub use protocol::{DatagramProtocol, Outcome};
+pub use reactor::Reactor;
+pub use resolve::{Resolver, SystemResolver};
+pub use stats::{PortStats, ReactorStats};
 
 /// The names most programs use, in one import.
 pub mod prelude {
     pub use crate::defer::{Deferred, DeferredList, Failure, IntoStep, Step, gather_results, race};
     pub use crate::time::{Clock, DelayedCall, LoopingCall, ManualClock, Timers, defer_later};
+    pub use crate::udp::{ListenOptions, Transport};
+    pub use crate::{Context, DatagramProtocol, Handle, Outcome, Reactor, RemoteHandle};
 }

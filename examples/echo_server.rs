@@ -1,0 +1,69 @@
+//! The UDP howto's first listing: an echo server.
+//!
+//! ```text
+//! cargo run --example echo_server -- [--port 9999] [--interface 127.0.0.1] [--quiet] [--seconds N]
+//! nc -u 127.0.0.1 9999        # then type lines: each comes back
+//! ```
+//!
+//! Twisted's original:
+//! ```python
+//! class Echo(DatagramProtocol):
+//!     def datagramReceived(self, data, addr):
+//!         print("received %r from %s" % (data, addr))
+//!         self.transport.write(data, addr)
+//!
+//! reactor.listenUDP(9999, Echo())
+//! reactor.run()
+//! ```
+//! It listens on every interface; this one defaults to loopback (`--interface 0.0.0.0` to
+//! listen everywhere). `--seconds N` stops it after N seconds, Twisted's
+//! `reactor.callLater(N, reactor.stop)`. Ctrl-C (SIGINT) or SIGTERM stop it cleanly.
+
+#[path = "common/args.rs"]
+mod args;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use gyre::prelude::*;
+use gyre::protocols::Echo;
+
+const USAGE: &str = "echo_server [--port 9999] [--interface 127.0.0.1] [--quiet] [--seconds N]";
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = args::Args::parse(USAGE, &["--port", "--interface", "--seconds"], &["--quiet"]);
+    let port: u16 = args.get(USAGE, "--port", 9999);
+    let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
+    let seconds: Option<f64> = args.get_opt(USAGE, "--seconds");
+
+    let mut reactor = match Reactor::new() {
+        Ok(reactor) => reactor,
+        Err(e) => {
+            eprintln!("cannot create the reactor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let echo = if args.has("--quiet") {
+        Echo::quiet()
+    } else {
+        Echo::new()
+    };
+    let options = ListenOptions::new(port).interface(&interface);
+    if let Err(e) = reactor.listen_udp_with(options, echo) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    if let Some(seconds) = seconds {
+        reactor.call_later(Duration::from_secs_f64(seconds), |r| {
+            let _ = r.stop();
+        });
+    }
+    match reactor.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

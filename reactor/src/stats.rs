@@ -1,0 +1,112 @@
+//! Counters: cheap to bump on the hot path, readable at any time as plain snapshots.
+
+use std::cell::Cell;
+
+/// A counter that lives in a single-threaded structure.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(Cell<u64>);
+
+impl Counter {
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.set(self.0.get().wrapping_add(n));
+    }
+
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// What one UDP port has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Datagrams delivered to the protocol.
+    pub datagrams_in: u64,
+    /// Bytes delivered to the protocol.
+    pub bytes_in: u64,
+    /// Datagrams handed to the kernel.
+    pub datagrams_out: u64,
+    /// Bytes handed to the kernel.
+    pub bytes_out: u64,
+    /// Datagrams dropped on send because the kernel had no room (`EWOULDBLOCK`, `ENOBUFS`):
+    /// UDP has no back-pressure, so gyre counts them instead of blocking or spinning.
+    pub send_drops: u64,
+    /// Datagrams longer than the port's maximum packet size: counted, logged, not delivered.
+    pub truncated: u64,
+    /// ICMP "port unreachable" reports (connected ports) passed to `connection_refused`.
+    pub refused: u64,
+    /// Receive errors other than the above.
+    pub read_errors: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PortCounters {
+    pub datagrams_in: Counter,
+    pub bytes_in: Counter,
+    pub datagrams_out: Counter,
+    pub bytes_out: Counter,
+    pub send_drops: Counter,
+    pub truncated: Counter,
+    pub refused: Counter,
+    pub read_errors: Counter,
+}
+
+impl PortCounters {
+    pub fn snapshot(&self) -> PortStats {
+        PortStats {
+            datagrams_in: self.datagrams_in.get(),
+            bytes_in: self.bytes_in.get(),
+            datagrams_out: self.datagrams_out.get(),
+            bytes_out: self.bytes_out.get(),
+            send_drops: self.send_drops.get(),
+            truncated: self.truncated.get(),
+            refused: self.refused.get(),
+            read_errors: self.read_errors.get(),
+        }
+    }
+}
+
+/// What the reactor has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReactorStats {
+    /// Loop turns (`run_once` calls).
+    pub turns: u64,
+    /// Readiness events returned by `poll`.
+    pub events: u64,
+    /// Delayed calls run.
+    pub timers_fired: u64,
+    /// Queued calls run (`call_soon`, `call_from_thread`, results from worker threads).
+    pub calls_run: u64,
+    /// Ports open now.
+    pub ports_open: u64,
+    /// Totals over all ports, open and closed.
+    pub ports: PortStats,
+    /// Protocol callbacks that failed or panicked (logged each time).
+    pub callback_failures: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ReactorCounters {
+    pub turns: Counter,
+    pub events: Counter,
+    pub calls_run: Counter,
+    pub callback_failures: Counter,
+    /// Totals of ports already closed, so reactor totals survive a port's end.
+    pub closed_ports: Cell<PortStats>,
+}
+
+impl PortStats {
+    pub(crate) fn plus(self, o: PortStats) -> PortStats {
+        PortStats {
+            datagrams_in: self.datagrams_in + o.datagrams_in,
+            bytes_in: self.bytes_in + o.bytes_in,
+            datagrams_out: self.datagrams_out + o.datagrams_out,
+            bytes_out: self.bytes_out + o.bytes_out,
+            send_drops: self.send_drops + o.send_drops,
+            truncated: self.truncated + o.truncated,
+            refused: self.refused + o.refused,
+            read_errors: self.read_errors + o.read_errors,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Every system call the reactor makes, in one place: the only module with `unsafe`.
+//!
+//! The rest of the engine sees sockets through these functions and `mio`'s types; none of
+//! `mio`, `socket2` or `libc` reaches the public API. Linux-only calls live in `linux.rs`;
+//! `portable.rs` holds what other Unix systems get instead.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+
+use mio::net::UdpSocket;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as platform;
+#[cfg(not(target_os = "linux"))]
+mod portable;
+#[cfg(not(target_os = "linux"))]
+use portable as platform;
+
+pub(crate) use platform::{drain_error_queue, raise_open_files_limit};
+
+/// How to set up a UDP socket before it is bound.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SocketSetup {
+    pub reuse_address: bool,
+    pub reuse_port: bool,
+    /// `Some(v)`: set IPV6_V6ONLY to `v` (IPv6 sockets only).
+    pub v6_only: Option<bool>,
+    pub recv_buffer: Option<usize>,
+    pub send_buffer: Option<usize>,
+    pub broadcast: bool,
+}
+
+/// A bound, non-blocking, close-on-exec UDP socket, ready for `mio`.
+pub(crate) fn bind_udp(address: SocketAddr, setup: &SocketSetup) -> io::Result<UdpSocket> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    socket.set_nonblocking(true)?;
+    if setup.reuse_address {
+        socket.set_reuse_address(true)?;
+    }
+    if setup.reuse_port {
+        platform::set_reuse_port(&socket)?;
+    }
+    if let (SocketAddr::V6(_), Some(only)) = (address, setup.v6_only) {
+        socket.set_only_v6(only)?;
+    }
+    if let Some(size) = setup.recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    if let Some(size) = setup.send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    if setup.broadcast {
+        socket.set_broadcast(true)?;
+    }
+    socket.bind(&address.into())?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// One datagram read by [`recv_from`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    /// The datagram's real length; larger than the buffer when it was truncated.
+    pub len: usize,
+    pub from: SocketAddr,
+}
+
+impl Received {
+    /// Whether the datagram did not fit the buffer (`MSG_TRUNC`).
+    pub fn truncated(&self, buffer_len: usize) -> bool {
+        self.len > buffer_len
+    }
+}
+
+/// Reads one datagram into `buf`, reporting its real length even when it did not fit.
+pub(crate) fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Received> {
+    // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and the kernel only ever
+    // writes initialised bytes into the buffer; nothing here writes uninitialised memory
+    // into `buf`, so it stays fully initialised for the caller.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    let (len, from) = SockRef::from(socket).recv_from_with_flags(uninit, platform::TRUNC_FLAG)?;
+    let from = from
+        .as_socket()
+        .ok_or_else(|| io::Error::other("datagram from a non-IP address"))?;
+    Ok(Received { len, from })
+}
+
+/// Takes the socket's pending error (`SO_ERROR`), which clears it.
+pub(crate) fn take_error(socket: &UdpSocket) -> io::Result<Option<io::Error>> {
+    socket.take_error()
+}
+
+/// Reads a boolean socket option of the ones gyre exposes.
+pub(crate) fn broadcast(socket: &UdpSocket) -> io::Result<bool> {
+    socket.broadcast()
+}
+
+/// Sets `SO_BROADCAST`.
+pub(crate) fn set_broadcast(socket: &UdpSocket, on: bool) -> io::Result<()> {
+    socket.set_broadcast(on)
+}
+
+/// `SO_RCVBUF` as the kernel reports it (Linux doubles what was asked).
+pub(crate) fn recv_buffer_size(socket: &UdpSocket) -> io::Result<usize> {
+    SockRef::from(socket).recv_buffer_size()
+}
+
+/// Sets `SO_RCVBUF`.
+pub(crate) fn set_recv_buffer_size(socket: &UdpSocket, size: usize) -> io::Result<()> {
+    SockRef::from(socket).set_recv_buffer_size(size)
+}
+
+/// `SO_SNDBUF` as the kernel reports it.
+pub(crate) fn send_buffer_size(socket: &UdpSocket) -> io::Result<usize> {
+    SockRef::from(socket).send_buffer_size()
+}
+
+/// Sets `SO_SNDBUF`.
+pub(crate) fn set_send_buffer_size(socket: &UdpSocket, size: usize) -> io::Result<()> {
+    SockRef::from(socket).set_send_buffer_size(size)
+}
+
+/// Whether an IPv6 socket accepts only IPv6 (`IPV6_V6ONLY`).
+pub(crate) fn only_v6(socket: &UdpSocket) -> io::Result<bool> {
+    socket.only_v6()
+}
+
+/// How `send` failed, as far as UDP cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// `EINTR`: try again.
+    Interrupted,
+    /// `EWOULDBLOCK`/`EAGAIN`/`ENOBUFS`: the kernel has no room; drop the datagram.
+    NoRoom,
+    /// `EMSGSIZE`.
+    TooLong,
+    /// `ECONNREFUSED`: an ICMP error for an earlier datagram.
+    Refused,
+    /// Anything else.
+    Other,
+}
+
+pub(crate) fn classify_send_error(error: &io::Error) -> SendError {
+    match (error.kind(), error.raw_os_error()) {
+        (io::ErrorKind::Interrupted, _) => SendError::Interrupted,
+        (io::ErrorKind::WouldBlock, _) => SendError::NoRoom,
+        (_, Some(libc::ENOBUFS)) => SendError::NoRoom,
+        (_, Some(libc::EMSGSIZE)) => SendError::TooLong,
+        (io::ErrorKind::ConnectionRefused, _) => SendError::Refused,
+        _ => SendError::Other,
+    }
+}

@@ -1,0 +1,203 @@
+//! Turning what users write into socket addresses, refusing hostnames with a clear error.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use crate::error::InvalidAddress;
+
+const HOSTNAME: &str =
+    "only IP addresses are accepted here, not hostnames: resolve the name first with resolve()";
+
+/// Anything that names one UDP destination: a `SocketAddr`, `(ip, port)`, `("127.0.0.1",
+/// 9999)`, or `"127.0.0.1:9999"` / `"[::1]:9999"`. Strings must be IP literals (Twisted's
+/// rule since 2013); `"<broadcast>"` means `255.255.255.255`, as in Twisted.
+pub trait ToDatagramAddr {
+    /// The address, or why it is not one.
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress>;
+}
+
+impl ToDatagramAddr for SocketAddr {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        Ok(*self)
+    }
+}
+
+impl ToDatagramAddr for SocketAddrV4 {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        Ok((*self).into())
+    }
+}
+
+impl ToDatagramAddr for SocketAddrV6 {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        Ok((*self).into())
+    }
+}
+
+impl ToDatagramAddr for (IpAddr, u16) {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        Ok(SocketAddr::new(self.0, self.1))
+    }
+}
+
+impl ToDatagramAddr for (Ipv4Addr, u16) {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        Ok(SocketAddr::new(self.0.into(), self.1))
+    }
+}
+
+impl ToDatagramAddr for (Ipv6Addr, u16) {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        Ok(SocketAddr::new(self.0.into(), self.1))
+    }
+}
+
+impl ToDatagramAddr for (&str, u16) {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        Ok(SocketAddr::new(parse_host(self.0)?, self.1))
+    }
+}
+
+impl ToDatagramAddr for (String, u16) {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        (self.0.as_str(), self.1).to_datagram_addr()
+    }
+}
+
+impl ToDatagramAddr for &str {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        if let Ok(addr) = self.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
+        let reason = match self.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => {
+                return (host, port.parse().expect("checked")).to_datagram_addr();
+            }
+            _ => "expected IP:PORT (IPv6 as [IP]:PORT)",
+        };
+        Err(InvalidAddress {
+            address: self.to_string(),
+            reason,
+        })
+    }
+}
+
+impl ToDatagramAddr for String {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        self.as_str().to_datagram_addr()
+    }
+}
+
+impl<T: ToDatagramAddr + ?Sized> ToDatagramAddr for &T {
+    fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
+        (**self).to_datagram_addr()
+    }
+}
+
+/// An IP literal (or `"<broadcast>"`); a hostname is an error that says to resolve it.
+fn parse_host(host: &str) -> Result<IpAddr, InvalidAddress> {
+    if host == "<broadcast>" {
+        return Ok(Ipv4Addr::BROADCAST.into());
+    }
+    host.parse::<IpAddr>().map_err(|_| InvalidAddress {
+        address: host.to_string(),
+        reason: if looks_like_hostname(host) {
+            HOSTNAME
+        } else {
+            "not an IPv4 or IPv6 address"
+        },
+    })
+}
+
+fn looks_like_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+/// The address to bind for an interface string: `""` is `0.0.0.0` (Twisted's default), an IP
+/// literal is itself, anything else is an error before any socket exists.
+pub(crate) fn parse_interface(interface: &str) -> Result<IpAddr, InvalidAddress> {
+    if interface.is_empty() {
+        return Ok(Ipv4Addr::UNSPECIFIED.into());
+    }
+    interface.parse::<IpAddr>().map_err(|_| InvalidAddress {
+        address: interface.to_string(),
+        reason: if looks_like_hostname(interface) {
+            "the interface must be an IPv4 or IPv6 address, not a hostname"
+        } else {
+            "not an IPv4 or IPv6 address"
+        },
+    })
+}
+
+/// Fits a destination to a socket's family: an IPv4 destination on a dual-stack IPv6 socket
+/// becomes `::ffff:a.b.c.d`; any other mismatch is an error (Twisted's messages, in spirit).
+pub(crate) fn fit_family(
+    to: SocketAddr,
+    local: SocketAddr,
+    dual_stack: bool,
+) -> Result<SocketAddr, InvalidAddress> {
+    match (to, local) {
+        (SocketAddr::V4(_), SocketAddr::V4(_)) | (SocketAddr::V6(_), SocketAddr::V6(_)) => Ok(to),
+        (SocketAddr::V4(v4), SocketAddr::V6(_)) if dual_stack => {
+            Ok(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0).into())
+        }
+        (SocketAddr::V4(_), SocketAddr::V6(_)) => Err(InvalidAddress {
+            address: to.to_string(),
+            reason: "an IPv4 address on an IPv6-only port",
+        }),
+        (SocketAddr::V6(_), SocketAddr::V4(_)) => Err(InvalidAddress {
+            address: to.to_string(),
+            reason: "an IPv6 address on an IPv4 port",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_parse_and_hostnames_are_refused_with_advice() {
+        assert_eq!(
+            ("127.0.0.1", 9).to_datagram_addr().unwrap(),
+            "127.0.0.1:9".parse().unwrap()
+        );
+        assert_eq!(
+            "[::1]:9".to_datagram_addr().unwrap(),
+            "[::1]:9".parse().unwrap()
+        );
+        assert_eq!(
+            ("<broadcast>", 9).to_datagram_addr().unwrap(),
+            "255.255.255.255:9".parse().unwrap()
+        );
+        let e = ("example.com", 9).to_datagram_addr().unwrap_err();
+        assert_eq!(e.address, "example.com");
+        assert!(e.reason.contains("not hostnames"));
+        let e = "localhost:53".to_datagram_addr().unwrap_err();
+        assert!(e.reason.contains("not hostnames"));
+        assert!("nonsense".to_datagram_addr().is_err());
+        assert!(
+            parse_interface("localhost")
+                .unwrap_err()
+                .reason
+                .contains("hostname")
+        );
+        assert_eq!(parse_interface("").unwrap(), IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(
+            parse_interface("::").unwrap(),
+            IpAddr::from(Ipv6Addr::UNSPECIFIED)
+        );
+    }
+
+    #[test]
+    fn families_are_fitted_or_refused() {
+        let v4: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let v6: SocketAddr = "[::1]:1".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:1".parse().unwrap();
+        assert_eq!(fit_family(v4, v6, true).unwrap(), mapped);
+        assert!(fit_family(v4, v6, false).is_err());
+        assert!(fit_family(v6, v4, true).is_err());
+        assert_eq!(fit_family(v6, v6, false).unwrap(), v6);
+    }
+}

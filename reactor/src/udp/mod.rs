@@ -1,0 +1,13 @@
+//! UDP ports: options, transports, and how the reactor reads and dispatches them.
+
+mod address;
+pub(crate) mod dispatch;
+mod options;
+pub(crate) mod read;
+pub(crate) mod table;
+mod transport;
+
+pub use address::ToDatagramAddr;
+pub(crate) use address::parse_interface;
+pub use options::{ListenOptions, MAX_DATAGRAM};
+pub use transport::Transport;

@@ -1,0 +1,86 @@
+//! [`ListenOptions`]: how to open a UDP port.
+
+use crate::sys::SocketSetup;
+
+/// The largest UDP payload there is (IPv4 tops out at 65,507, IPv6 at 65,527 without jumbograms).
+pub const MAX_DATAGRAM: usize = 65_535;
+
+/// Options for [`Handle::listen_udp_with`](crate::Handle::listen_udp_with): Twisted's
+/// `listenUDP(port, protocol, interface, maxPacketSize)`, plus the socket options Twisted
+/// leaves to `getHandle()`.
+///
+/// ```
+/// use gyre_reactor::udp::ListenOptions;
+/// let options = ListenOptions::new(0).interface("127.0.0.1").max_packet_size(1500);
+/// assert_eq!(options.port(), 0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    pub(crate) port: u16,
+    pub(crate) interface: String,
+    pub(crate) max_packet_size: usize,
+    pub(crate) setup: SocketSetup,
+}
+
+impl ListenOptions {
+    /// Port `port` (0 picks a free one) on every IPv4 interface, 65,535-byte datagrams.
+    pub fn new(port: u16) -> ListenOptions {
+        ListenOptions {
+            port,
+            interface: String::new(),
+            max_packet_size: MAX_DATAGRAM,
+            setup: SocketSetup::default(),
+        }
+    }
+
+    /// The port number asked for.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The address to bind: an IPv4 or IPv6 literal (`"::"` for every IPv6 interface); `""`
+    /// (the default) is `0.0.0.0`. A hostname is refused with `InvalidAddress`.
+    pub fn interface(mut self, interface: &str) -> Self {
+        self.interface = interface.to_string();
+        self
+    }
+
+    /// The largest datagram delivered whole (1 to 65,535; default 65,535, where Twisted's
+    /// 8,192 silently truncates). A longer datagram is counted and logged, never delivered cut.
+    pub fn max_packet_size(mut self, size: usize) -> Self {
+        self.max_packet_size = size.clamp(1, MAX_DATAGRAM);
+        self
+    }
+
+    /// `SO_REUSEPORT`: several sockets, in this reactor or in reactors on other threads, share
+    /// the port; the kernel spreads unicast datagrams among them.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.setup.reuse_port = on;
+        self
+    }
+
+    /// `SO_RCVBUF` in bytes (the kernel may double or clamp it).
+    pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
+        self.setup.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// `SO_SNDBUF` in bytes (the kernel may double or clamp it).
+    pub fn send_buffer_size(mut self, bytes: usize) -> Self {
+        self.setup.send_buffer = Some(bytes);
+        self
+    }
+
+    /// `SO_BROADCAST` from the start (also settable later on the transport).
+    pub fn broadcast(mut self, on: bool) -> Self {
+        self.setup.broadcast = on;
+        self
+    }
+
+    /// For an IPv6 interface: also receive IPv4 (as `::ffff:a.b.c.d`) or not
+    /// (`IPV6_V6ONLY`). Unset, the OS default applies (dual-stack on Linux, as in Twisted).
+    pub fn dual_stack(mut self, on: bool) -> Self {
+        self.setup.v6_only = Some(!on);
+        self
+    }
+}

@@ -1,0 +1,119 @@
+//! Helpers shared by the integration tests: a recording protocol and bounded loop driving.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use gyre::prelude::*;
+use gyre::udp::ListenOptions;
+
+/// What a [`Recorder`] saw, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Start,
+    Stop,
+    Datagram(Vec<u8>, SocketAddr),
+    Refused,
+}
+
+pub type Log = Rc<RefCell<Vec<Seen>>>;
+
+/// A protocol that records every callback, and optionally echoes datagrams.
+pub struct Recorder {
+    pub log: Log,
+    pub echo: bool,
+}
+
+impl Recorder {
+    pub fn new() -> (Recorder, Log) {
+        let log = Log::default();
+        (
+            Recorder {
+                log: log.clone(),
+                echo: false,
+            },
+            log,
+        )
+    }
+
+    pub fn echoing() -> (Recorder, Log) {
+        let log = Log::default();
+        (
+            Recorder {
+                log: log.clone(),
+                echo: true,
+            },
+            log,
+        )
+    }
+}
+
+impl DatagramProtocol for Recorder {
+    fn start_protocol(&mut self, _: &mut Context<'_>) -> Outcome {
+        self.log.borrow_mut().push(Seen::Start);
+        Ok(())
+    }
+
+    fn stop_protocol(&mut self, _: &mut Context<'_>) -> Outcome {
+        self.log.borrow_mut().push(Seen::Stop);
+        Ok(())
+    }
+
+    fn datagram_received(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        from: SocketAddr,
+    ) -> Outcome {
+        self.log
+            .borrow_mut()
+            .push(Seen::Datagram(data.to_vec(), from));
+        if self.echo {
+            cx.transport().write_to(data, from)?;
+        }
+        Ok(())
+    }
+
+    fn connection_refused(&mut self, _: &mut Context<'_>) -> Outcome {
+        self.log.borrow_mut().push(Seen::Refused);
+        Ok(())
+    }
+}
+
+/// Options for a port on 127.0.0.1, port 0.
+pub fn loopback() -> ListenOptions {
+    ListenOptions::new(0).interface("127.0.0.1")
+}
+
+/// A reactor for tests: no signal handlers.
+pub fn reactor() -> Reactor {
+    let mut reactor = Reactor::new().expect("create a reactor");
+    reactor.install_signal_handlers(false);
+    reactor
+}
+
+/// Turns the loop until `done()` holds; panics after `cap`.
+pub fn run_until(reactor: &mut Reactor, cap: Duration, mut done: impl FnMut() -> bool) {
+    let give_up = Instant::now() + cap;
+    while !done() {
+        assert!(Instant::now() < give_up, "condition not met within {cap:?}");
+        reactor
+            .iterate(Duration::from_millis(10))
+            .expect("a loop turn");
+    }
+}
+
+/// The datagrams in a log.
+pub fn datagrams(log: &Log) -> Vec<(Vec<u8>, SocketAddr)> {
+    log.borrow()
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Datagram(d, a) => Some((d.clone(), *a)),
+            _ => None,
+        })
+        .collect()
+}
+
+pub const CAP: Duration = Duration::from_secs(10);

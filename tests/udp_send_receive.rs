@@ -1,0 +1,116 @@
+//! Sending and receiving on real loopback sockets, IPv4 and IPv6.
+
+mod common;
+
+use common::*;
+use gyre::udp::ListenOptions;
+
+#[test]
+fn ipv4_datagrams_arrive_whole_and_in_order_with_the_senders_address() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::new();
+    let receiver = reactor.listen_udp_with(loopback(), rx).unwrap();
+    let (tx, _) = Recorder::new();
+    let sender = reactor.listen_udp_with(loopback(), tx).unwrap();
+    let to = receiver.get_host().unwrap();
+    let from = sender.get_host().unwrap();
+    let payloads: Vec<Vec<u8>> = vec![vec![], b"a".to_vec(), vec![0xff; 1472], vec![7; 65_507]];
+    for p in &payloads {
+        sender.write_to(p, to).unwrap();
+    }
+    run_until(&mut reactor, CAP, || {
+        datagrams(&log).len() == payloads.len()
+    });
+    let got = datagrams(&log);
+    for (i, p) in payloads.iter().enumerate() {
+        assert_eq!(&got[i].0, p, "datagram {i}");
+        assert_eq!(got[i].1, from);
+    }
+    let rx_stats = receiver.stats().unwrap();
+    assert_eq!(rx_stats.datagrams_in, 4);
+    assert_eq!(rx_stats.bytes_in, 1 + 1472 + 65_507);
+    assert_eq!(sender.stats().unwrap().datagrams_out, 4);
+    assert_eq!(reactor.stats().ports.datagrams_in, 4);
+}
+
+#[test]
+fn ipv6_send_and_receive_on_the_loopback() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::echoing();
+    let options = ListenOptions::new(0).interface("::1");
+    let receiver = match reactor.listen_udp_with(options.clone(), rx) {
+        Ok(port) => port,
+        Err(e) => {
+            eprintln!("SKIP: IPv6 loopback unavailable here: {e}");
+            return;
+        }
+    };
+    let (tx, tx_log) = Recorder::new();
+    let sender = reactor.listen_udp_with(options, tx).unwrap();
+    let to = receiver.get_host().unwrap();
+    assert!(to.is_ipv6());
+    sender.write_to(b"over six", to).unwrap();
+    run_until(&mut reactor, CAP, || datagrams(&tx_log).len() == 1);
+    assert_eq!(
+        datagrams(&log),
+        [(b"over six".to_vec(), sender.get_host().unwrap())]
+    );
+    assert_eq!(datagrams(&tx_log), [(b"over six".to_vec(), to)]);
+}
+
+#[test]
+fn a_dual_stack_port_receives_ipv4_as_mapped_addresses_and_answers_them() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::echoing();
+    let Ok(receiver) =
+        reactor.listen_udp_with(ListenOptions::new(0).interface("::").dual_stack(true), rx)
+    else {
+        eprintln!("SKIP: no dual-stack IPv6 here");
+        return;
+    };
+    let (tx, tx_log) = Recorder::new();
+    let sender = reactor.listen_udp_with(loopback(), tx).unwrap();
+    let port = receiver.get_host().unwrap().port();
+    sender.write_to(b"v4", ("127.0.0.1", port)).unwrap();
+    run_until(&mut reactor, CAP, || datagrams(&tx_log).len() == 1);
+    let (_, from) = &datagrams(&log)[0];
+    assert_eq!(from.ip().to_string(), "::ffff:127.0.0.1");
+    // The echo went back through the mapped address to the IPv4 sender.
+    assert_eq!(datagrams(&tx_log)[0].1.port(), port);
+}
+
+#[test]
+fn port_zero_picks_a_free_port_and_get_host_reports_it() {
+    let reactor = reactor();
+    let (p, _) = Recorder::new();
+    let port = reactor.listen_udp_with(loopback(), p).unwrap();
+    let host = port.get_host().unwrap();
+    assert_eq!(host.ip().to_string(), "127.0.0.1");
+    assert_ne!(host.port(), 0);
+    // The default interface is 0.0.0.0, as in Twisted.
+    let (p, _) = Recorder::new();
+    let any = reactor.listen_udp(0, p).unwrap();
+    assert_eq!(any.get_host().unwrap().ip().to_string(), "0.0.0.0");
+}
+
+#[test]
+fn socket_options_round_trip() {
+    let reactor = reactor();
+    let (p, _) = Recorder::new();
+    let port = reactor
+        .listen_udp_with(
+            loopback()
+                .recv_buffer_size(1 << 20)
+                .send_buffer_size(1 << 18),
+            p,
+        )
+        .unwrap();
+    assert!(!port.broadcast_allowed().unwrap());
+    port.set_broadcast_allowed(true).unwrap();
+    assert!(port.broadcast_allowed().unwrap());
+    port.set_recv_buffer_size(1 << 16).unwrap();
+    assert!(port.recv_buffer_size().unwrap() >= 1 << 16); // Linux reports double what was asked
+    port.set_send_buffer_size(1 << 16).unwrap();
+    assert!(port.send_buffer_size().unwrap() >= 1 << 16);
+    assert_eq!(port.max_packet_size().unwrap(), 65_535);
+}

@@ -1,7 +1,9 @@
 //! The examples, run end to end as a user would run them (bounded in time).
 
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where cargo put an example's binary: `cargo test` builds every example next to the test
@@ -23,8 +25,8 @@ fn example(name: &str) -> Command {
 /// Runs a command, killing it if it is still running after `cap`.
 fn run_bounded(mut command: Command, cap: Duration) -> Output {
     let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the example");
     let give_up = Instant::now() + cap;
@@ -91,4 +93,165 @@ fn timers_example_rejects_bad_flags() {
     let out = run_bounded(cmd, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ticks"));
+}
+
+/// Starts an example with piped output; returns the child and the port it logged
+/// (`… starting on PORT`), reading its stderr until then.
+fn start_server(args: &[&str]) -> (Child, u16, std::thread::JoinHandle<String>) {
+    let mut child = example("echo_server")
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echo_server");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let port = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "echo_server ended early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some((_, port)) = line.trim_end().rsplit_once("starting on ") {
+            break port.parse().unwrap();
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut all = seen;
+        for line in stderr.lines() {
+            all.push_str(&line.unwrap());
+            all.push('\n');
+        }
+        all
+    });
+    (child, port, rest)
+}
+
+fn wait_bounded(child: &mut Child, cap: Duration) -> std::process::ExitStatus {
+    let give_up = Instant::now() + cap;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > give_up {
+            let _ = child.kill();
+            panic!("still running after {cap:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn client() -> UdpSocket {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket
+}
+
+#[test]
+fn echo_server_echoes_prints_and_stops_cleanly_on_sigterm() {
+    let (mut child, port, stderr) = start_server(&["--port", "0", "--seconds", "30"]);
+    let socket = client();
+    socket.send_to(b"hello\n", ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = socket.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello\n");
+    assert_eq!(from.port(), port);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_bounded(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let me = socket.local_addr().unwrap();
+    assert_eq!(
+        stdout,
+        format!("received b\"hello\\n\" from 127.0.0.1:{}\n", me.port())
+    );
+    let stderr = stderr.join().unwrap();
+    assert!(
+        stderr.contains("Received SIGTERM, shutting down."),
+        "{stderr}"
+    );
+    assert!(stderr.contains("closed)"), "{stderr}");
+    assert!(stderr.contains("reactor stopped"), "{stderr}");
+}
+
+#[test]
+fn echo_server_quiet_and_bounded_in_time() {
+    let (mut child, port, _stderr) = start_server(&["--port", "0", "--quiet", "--seconds", "0.3"]);
+    let socket = client();
+    socket.send_to(b"shh", ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(socket.recv(&mut buf).unwrap(), 3);
+    assert!(wait_bounded(&mut child, Duration::from_secs(10)).success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(stdout, "");
+}
+
+#[test]
+fn helloer_hears_no_one_on_a_closed_port() {
+    let closed = client().local_addr().unwrap().port(); // bound, then dropped: closed
+    let mut cmd = example("helloer");
+    cmd.args(["--port", &closed.to_string(), "--wait", "5"]);
+    let out = run_bounded(cmd, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("now we can only send to host 127.0.0.1 port {closed}\nNo one listening\n")
+    );
+}
+
+#[test]
+fn helloer_prints_the_first_reply() {
+    let server = client();
+    let port = server.local_addr().unwrap().port();
+    let answer = std::thread::spawn(move || {
+        let mut buf = [0u8; 16];
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        server.send_to(b"hi there", from).unwrap();
+    });
+    let mut cmd = example("helloer");
+    cmd.args(["--port", &port.to_string()]);
+    let out = run_bounded(cmd, Duration::from_secs(20));
+    answer.join().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "now we can only send to host 127.0.0.1 port {port}\nreceived b\"hi there\" from 127.0.0.1:{port}\n"
+        )
+    );
+}
+
+#[test]
+fn resolve_example_prints_the_address_or_fails() {
+    let mut cmd = example("resolve");
+    cmd.arg("localhost");
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "IP of 'localhost' is 127.0.0.1\n"
+    );
+    let mut cmd = example("resolve");
+    cmd.arg("no-such-host.invalid");
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .starts_with("DNS lookup failed for \"no-such-host.invalid\"")
+    );
 }

@@ -31,12 +31,12 @@ impl<T: 'static> Deferred<T> {
     pub fn add_timeout(&self, timeout: Duration, timers: &Timers) -> &Self {
         let timed_out = Rc::new(Cell::new(false));
         let flag = timed_out.clone();
-        let target = self.downgrade();
+        // The timer holds the Deferred (as Twisted's `callLater(t, d.cancel)` does), so a
+        // Deferred nobody else keeps still times out; firing in time cancels the timer.
+        let target = self.clone();
         let call = timers.call_later(timeout, move || {
             flag.set(true);
-            if let Some(d) = target.upgrade() {
-                d.cancel();
-            }
+            target.cancel();
         });
         self.add_both(move |result| {
             let _ = call.cancel(); // already ran if we timed out: that is fine

@@ -1,0 +1,101 @@
+//! Calls from other threads, and results from worker threads.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::*;
+use gyre::error::ReactorError;
+
+#[test]
+fn calls_from_threads_run_in_order_on_the_reactor_thread_and_may_come_before_run() {
+    let mut reactor = reactor();
+    let remote = reactor.remote();
+    let reactor_thread = std::thread::current().id();
+    // Queued before run: they wait for the first turn, and run before later ones.
+    let (etx, erx) = std::sync::mpsc::channel::<&str>();
+    remote
+        .call_from_thread(move |_| etx.send("queued before run").unwrap())
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    let worker = std::thread::spawn(move || {
+        for i in 0..1000u32 {
+            remote
+                .call_from_thread(move |_| assert_eq!(std::thread::current().id(), reactor_thread))
+                .unwrap();
+            let tx = tx.clone();
+            remote
+                .call_from_thread(move |_| tx.send(i).unwrap())
+                .unwrap();
+        }
+        remote.call_from_thread(|r| r.stop().unwrap()).unwrap();
+    });
+    reactor.run().unwrap();
+    worker.join().unwrap();
+    let order: Vec<u32> = rx.try_iter().collect();
+    assert_eq!(order, (0..1000).collect::<Vec<_>>());
+    assert_eq!(erx.try_iter().collect::<Vec<_>>(), ["queued before run"]);
+}
+
+#[test]
+fn call_from_thread_after_stop_is_an_error() {
+    let mut reactor = reactor();
+    let remote = reactor.remote();
+    reactor.call_when_running(|r| r.stop().unwrap());
+    reactor.run().unwrap();
+    assert_eq!(
+        remote.call_from_thread(|_| {}),
+        Err(ReactorError::NotRunning)
+    );
+}
+
+#[test]
+fn remote_stop_wakes_a_sleeping_loop() {
+    let mut reactor = reactor();
+    let remote = reactor.remote();
+    let barrier = Arc::new(Barrier::new(2));
+    let b = barrier.clone();
+    let stopper = std::thread::spawn(move || {
+        b.wait();
+        std::thread::sleep(Duration::from_millis(20));
+        remote.stop().unwrap();
+    });
+    reactor.call_when_running(move |_| {
+        barrier.wait();
+    });
+    let start = std::time::Instant::now();
+    reactor.run().unwrap(); // no timers, no ports: only the waker can end the sleep
+    assert!(start.elapsed() < Duration::from_secs(5));
+    stopper.join().unwrap();
+}
+
+#[test]
+fn reply_from_thread_fires_the_deferred_on_the_loop() {
+    let mut reactor = reactor();
+    let (answer, reply) = reactor.reply_from_thread::<u64>();
+    std::thread::spawn(move || reply.send(Ok((1..=10).sum())))
+        .join()
+        .unwrap();
+    assert!(!answer.is_called()); // not until the loop runs the queued call
+    run_until(&mut reactor, CAP, || answer.is_called());
+    assert_eq!(answer.take_result().unwrap().unwrap(), 55);
+
+    let (answer, reply) = reactor.reply_from_thread::<u64>();
+    std::thread::spawn(move || drop(reply)).join().unwrap();
+    run_until(&mut reactor, CAP, || answer.is_called());
+    assert!(
+        answer
+            .take_result()
+            .unwrap()
+            .unwrap_err()
+            .message()
+            .contains("without replying")
+    );
+
+    let (answer, reply) = reactor.reply_from_thread::<u64>();
+    answer.cancel();
+    reply.send(Ok(1)); // goes nowhere
+    reactor.iterate(Duration::ZERO).unwrap();
+    assert!(answer.take_result().unwrap().is_err());
+}

@@ -1,0 +1,180 @@
+//! Bad input gets a clear error and loses nothing: the reactor keeps serving every other port.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::*;
+use gyre::error::{ListenError, WriteError};
+use gyre::prelude::*;
+use gyre::testing::{CaptureStatus, capture_logs};
+use gyre::udp::ListenOptions;
+
+#[test]
+fn binding_a_busy_port_is_cannot_listen_naming_the_address() {
+    let reactor = reactor();
+    let (p, _) = Recorder::new();
+    let first = reactor.listen_udp_with(loopback(), p).unwrap();
+    let taken = first.get_host().unwrap();
+    let (p, _) = Recorder::new();
+    let err = reactor
+        .listen_udp_with(ListenOptions::new(taken.port()).interface("127.0.0.1"), p)
+        .unwrap_err();
+    match &err {
+        ListenError::CannotListen { address, source } => {
+            assert_eq!(*address, taken);
+            assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+        }
+        other => panic!("expected CannotListen, got {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot listen on {taken}: ")),
+        "{err}"
+    );
+    assert_eq!(reactor.ports().len(), 1); // nothing leaked
+}
+
+#[test]
+fn a_hostname_interface_is_refused_before_any_socket_exists() {
+    let reactor = reactor();
+    let (p, log) = Recorder::new();
+    let err = reactor
+        .listen_udp_with(ListenOptions::new(0).interface("localhost"), p)
+        .unwrap_err();
+    assert!(
+        matches!(&err, ListenError::InvalidAddress(a) if a.address == "localhost"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not a hostname"), "{err}");
+    assert!(log.borrow().is_empty());
+    assert!(reactor.ports().is_empty());
+}
+
+#[test]
+fn write_refuses_hostnames_wrong_families_and_oversized_datagrams() {
+    let reactor = reactor();
+    let (p, _) = Recorder::new();
+    let port = reactor.listen_udp_with(loopback(), p).unwrap();
+    let err = port.write_to(b"x", ("example.com", 9)).unwrap_err();
+    assert!(
+        matches!(&err, WriteError::InvalidAddress(a) if a.reason.contains("not hostnames")),
+        "{err}"
+    );
+    let err = port.write_to(b"x", "[::1]:9").unwrap_err();
+    assert!(
+        err.to_string().contains("IPv6 address on an IPv4 port"),
+        "{err}"
+    );
+    let err = port
+        .write_to(&vec![0u8; 70_000], port.get_host().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(err, WriteError::MessageLength { size: 70_000 }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("message too long"));
+    assert_eq!(port.stats().unwrap().datagrams_out, 0);
+}
+
+#[test]
+fn an_ipv6_only_port_refuses_ipv4_destinations() {
+    let reactor = reactor();
+    let (p, _) = Recorder::new();
+    let Ok(port) =
+        reactor.listen_udp_with(ListenOptions::new(0).interface("::1").dual_stack(false), p)
+    else {
+        eprintln!("SKIP: no IPv6 loopback");
+        return;
+    };
+    let err = port.write_to(b"x", ("127.0.0.1", 9)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("IPv4 address on an IPv6-only port"),
+        "{err}"
+    );
+}
+
+#[test]
+fn datagrams_longer_than_max_packet_size_are_counted_never_delivered_cut() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::new();
+    let receiver = reactor
+        .listen_udp_with(loopback().max_packet_size(100), rx)
+        .unwrap();
+    let (tx, _) = Recorder::new();
+    let sender = reactor.listen_udp_with(loopback(), tx).unwrap();
+    let to = receiver.get_host().unwrap();
+    sender.write_to(&[1; 101], to).unwrap();
+    sender.write_to(&[2; 100], to).unwrap();
+    sender.write_to(&[3; 5000], to).unwrap();
+    sender.write_to(b"last", to).unwrap();
+    let ((), lines, status) =
+        capture_logs(|| run_until(&mut reactor, CAP, || datagrams(&log).len() == 2));
+    let got: Vec<Vec<u8>> = datagrams(&log).into_iter().map(|(d, _)| d).collect();
+    assert_eq!(got, [vec![2; 100], b"last".to_vec()]);
+    assert_eq!(receiver.stats().unwrap().truncated, 2);
+    assert_eq!(status, CaptureStatus::Installed);
+    let warnings: Vec<_> = lines
+        .iter()
+        .filter(|l| l.message.contains("longer than max_packet_size"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{lines:?}");
+    assert!(
+        warnings[1].message.contains("5000 > 100"),
+        "{:?}",
+        warnings[1]
+    );
+}
+
+/// Panics on every datagram.
+struct Panics;
+
+impl DatagramProtocol for Panics {
+    fn datagram_received(&mut self, _: &mut Context<'_>, data: &[u8], _: SocketAddr) -> Outcome {
+        if data == b"fail" {
+            return Err(Failure::msg("refused to process"));
+        }
+        panic!("protocol bug on {:?}", String::from_utf8_lossy(data));
+    }
+}
+
+#[test]
+fn a_panicking_or_failing_protocol_is_logged_and_everything_else_goes_on() {
+    let mut reactor = reactor();
+    let bad = reactor.listen_udp_with(loopback(), Panics).unwrap();
+    let (good, log) = Recorder::new();
+    let good = reactor.listen_udp_with(loopback(), good).unwrap();
+    let (tx, _) = Recorder::new();
+    let sender = reactor.listen_udp_with(loopback(), tx).unwrap();
+    let ((), lines, _) = capture_logs(|| {
+        for word in [&b"boom"[..], b"fail", b"bang"] {
+            sender.write_to(word, bad.get_host().unwrap()).unwrap();
+            sender.write_to(word, good.get_host().unwrap()).unwrap();
+        }
+        run_until(&mut reactor, CAP, || {
+            datagrams(&log).len() == 3 && bad.stats().unwrap().datagrams_in == 3
+        });
+    });
+    assert!(bad.is_listening()); // the port stays up, as in Twisted
+    assert_eq!(reactor.stats().callback_failures, 3);
+    let errors: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.target == "gyre::udp")
+        .map(|l| l.message.as_str())
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].starts_with("Panics (UDP 127.0.0.1:"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[0]
+            .ends_with("datagram_received failed: a callback panicked: protocol bug on \"boom\""),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].ends_with("datagram_received failed: refused to process"),
+        "{errors:?}"
+    );
+}

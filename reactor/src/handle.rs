@@ -25,8 +25,17 @@ use crate::stats::{ReactorCounters, ReactorStats};
 use crate::sys;
 use crate::time::{DelayedCall, Timers};
 use crate::udp::dispatch::Lent;
+use crate::udp::socket::PortSocket;
 use crate::udp::table::{PortId, PortSlot, PortState, PortTable};
 use crate::udp::{ListenOptions, Transport, parse_interface};
+
+/// A bound socket about to become a port.
+pub(crate) struct PortSetup {
+    pub socket: PortSocket,
+    pub local: SocketAddr,
+    pub dual_stack: bool,
+    pub max_packet: usize,
+}
 
 /// A call queued for the loop's "queued calls" step.
 pub(crate) type LocalCall = Box<dyn FnOnce(&Handle)>;
@@ -40,6 +49,8 @@ pub(crate) struct PortWork {
     pub stopping: Vec<PortId>,
     /// Connected ports with an ICMP refusal waiting for `connection_refused`.
     pub refused: Vec<PortId>,
+    /// In-memory ports given datagrams by a test: read them this turn.
+    pub readable: Vec<PortId>,
 }
 
 /// The reactor's state that callbacks reach through a [`Handle`]. Every `RefCell` here is
@@ -116,28 +127,42 @@ impl Handle {
         let mut socket = sys::bind_udp(address, &options.setup).map_err(cannot)?;
         let local = socket.local_addr().map_err(cannot)?;
         let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
-        let name: Rc<str> = format!("{} (UDP {local})", protocol.log_prefix()).into();
-        let id = {
-            let mut ports = self.shared.ports.borrow_mut();
-            let key = ports.vacant_key();
-            self.shared
-                .registry
-                .register(&mut socket, Token(key), Interest::READABLE)
-                .map_err(cannot)?;
-            ports.insert(|id| PortSlot {
-                id,
-                socket,
-                protocol: Some(Box::new(protocol)),
-                name: name.clone(),
-                local,
-                dual_stack,
-                connected: None,
-                max_packet: options.max_packet_size,
-                state: PortState::Listening,
-                refusals_pending: 0,
-                counters: Default::default(),
-            })
+        let key = self.shared.ports.borrow().vacant_key();
+        self.shared
+            .registry
+            .register(&mut socket, Token(key), Interest::READABLE)
+            .map_err(cannot)?;
+        let port = PortSetup {
+            socket: PortSocket::Os(socket),
+            local,
+            dual_stack,
+            max_packet: options.max_packet_size,
         };
+        self.install_port(port, Box::new(protocol))
+    }
+
+    /// Puts a ready socket and its protocol in the port table and runs `start_protocol`.
+    /// The socket must already be registered under the table's next key, if it is an OS one.
+    pub(crate) fn install_port(
+        &self,
+        port: PortSetup,
+        protocol: Box<dyn DatagramProtocol>,
+    ) -> Result<Transport, ListenError> {
+        let local = port.local;
+        let name: Rc<str> = format!("{} (UDP {local})", protocol.log_prefix()).into();
+        let id = self.shared.ports.borrow_mut().insert(|id| PortSlot {
+            id,
+            socket: port.socket,
+            protocol: Some(protocol),
+            name: name.clone(),
+            local,
+            dual_stack: port.dual_stack,
+            connected: None,
+            max_packet: port.max_packet,
+            state: PortState::Listening,
+            refusals_pending: 0,
+            counters: Default::default(),
+        });
         log::info!(target: "gyre::udp", "{name} starting on {}", local.port());
         let started = Lent::take(self, id)
             .expect("a new port has its protocol")
@@ -161,7 +186,7 @@ impl Handle {
             return;
         };
         if slot.is_listening() {
-            let _ = self.shared.registry.deregister(&mut slot.socket);
+            let _ = slot.socket.deregister(&self.shared.registry);
         }
         let closed = &self.shared.counters.closed_ports;
         closed.set(closed.get().plus(slot.counters.snapshot()));

@@ -177,6 +177,7 @@ impl Reactor {
                 .is_empty()
             || !shared.port_work.borrow().stopping.is_empty()
             || !shared.port_work.borrow().refused.is_empty()
+            || !shared.port_work.borrow().readable.is_empty()
             || self.lifecycle_step_due();
         let timeout = if work_waiting {
             Some(Duration::ZERO)
@@ -210,6 +211,8 @@ impl Reactor {
         let mut signalled = false;
         self.to_read.clear();
         self.to_read.append(&mut self.still_readable);
+        self.to_read
+            .append(&mut self.handle.shared.port_work.borrow_mut().readable);
         for event in self.events.iter() {
             match event.token() {
                 WAKER => {}
@@ -403,8 +406,7 @@ fn take_socket_error(handle: &Handle, id: PortId) {
     let Some(slot) = ports.get_mut(id) else {
         return;
     };
-    crate::sys::drain_error_queue(&slot.socket);
-    match crate::sys::take_error(&slot.socket) {
+    match slot.socket.take_error() {
         Ok(Some(e)) if e.kind() == io::ErrorKind::ConnectionRefused && slot.connected.is_some() => {
             slot.refusals_pending += 1;
             handle.shared.port_work.borrow_mut().refused.push(id);

@@ -2,14 +2,25 @@
 //!
 //! * A manual clock: [`Timers::manual`](crate::time::Timers::manual) and
 //!   [`ManualClock`](crate::time::ManualClock) (Twisted's `task.Clock`).
+//! * [`Handle::listen_memory`] and [`MemoryWire`]: a port without a socket, driven by the
+//!   real loop, for testing a protocol's behaviour exactly and without the network.
 //! * [`capture_logs`]: run a closure and get back what it logged through the `log` crate, on
 //!   this thread only, so parallel tests do not see each other's lines. Use it to assert that
 //!   a failure was reported ("Unhandled error in Deferred", a panicking callback, …).
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
 use std::sync::Once;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::error::{InvalidAddress, ListenError};
+use crate::handle::{Handle, PortSetup, Shared};
+use crate::protocol::DatagramProtocol;
+use crate::udp::socket::{Arrival, MemorySocket, PortSocket, Wire};
+use crate::udp::table::PortId;
+use crate::udp::{MAX_DATAGRAM, ToDatagramAddr, Transport};
 
 /// One log line captured by [`capture_logs`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,4 +112,97 @@ pub fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<CapturedLog>, CaptureSt
         .with(|c| std::mem::replace(&mut *c.borrow_mut(), outer))
         .unwrap_or_default();
     (result, lines, status)
+}
+
+/// The test's end of an in-memory port made by [`Handle::listen_memory`]: hand it datagrams,
+/// read what the protocol sent.
+pub struct MemoryWire {
+    wire: Rc<Wire>,
+    shared: Weak<Shared>,
+    id: PortId,
+}
+
+impl MemoryWire {
+    /// Queues a datagram from `from`; the protocol gets it on the reactor's next turn.
+    pub fn deliver(&self, data: &[u8], from: impl ToDatagramAddr) -> Result<(), InvalidAddress> {
+        let from = from.to_datagram_addr()?;
+        self.wire
+            .inbound
+            .borrow_mut()
+            .push_back(Arrival::Datagram(data.to_vec(), from));
+        self.mark_readable();
+        Ok(())
+    }
+
+    /// Queues an ICMP "port unreachable": a connected protocol gets `connection_refused`.
+    pub fn refuse(&self) {
+        self.wire.inbound.borrow_mut().push_back(Arrival::Refused);
+        self.mark_readable();
+    }
+
+    /// Takes every datagram the protocol sent so far, with its destination, in order.
+    pub fn sent(&self) -> Vec<(Vec<u8>, SocketAddr)> {
+        std::mem::take(&mut *self.wire.outbound.borrow_mut())
+    }
+
+    fn mark_readable(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.port_work.borrow_mut().readable.push(self.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for MemoryWire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryWire")
+            .field("queued", &self.wire.inbound.borrow().len())
+            .field("sent", &self.wire.outbound.borrow().len())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Opens a port with no socket behind it (Twisted's `FakeDatagramTransport`, but driven
+    /// by the real loop): the protocol runs exactly as on a UDP port, while the returned
+    /// [`MemoryWire`] delivers datagrams and collects what it sends. `local` is the address
+    /// the transport reports; nothing is bound.
+    ///
+    /// ```
+    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use gyre_reactor::time::ManualClock;
+    /// use std::{net::SocketAddr, time::Duration};
+    ///
+    /// struct Echo;
+    /// impl DatagramProtocol for Echo {
+    ///     fn datagram_received(&mut self, cx: &mut Context<'_>, data: &[u8], from: SocketAddr) -> Outcome {
+    ///         Ok(cx.transport().write_to(data, from)?)
+    ///     }
+    /// }
+    /// let mut reactor = Reactor::with_clock(ManualClock::new()).unwrap();
+    /// let (port, wire) = reactor.listen_memory("127.0.0.1:9999".parse().unwrap(), Echo).unwrap();
+    /// wire.deliver(b"ping", ("127.0.0.1", 4000)).unwrap();
+    /// reactor.iterate(Duration::ZERO).unwrap();
+    /// assert_eq!(wire.sent(), [(b"ping".to_vec(), "127.0.0.1:4000".parse().unwrap())]);
+    /// assert_eq!(port.get_host().unwrap().port(), 9999);
+    /// ```
+    pub fn listen_memory(
+        &self,
+        local: SocketAddr,
+        protocol: impl DatagramProtocol,
+    ) -> Result<(Transport, MemoryWire), ListenError> {
+        let wire = Rc::new(Wire::default());
+        let port = PortSetup {
+            socket: PortSocket::Memory(MemorySocket::new(wire.clone())),
+            local,
+            dual_stack: false,
+            max_packet: MAX_DATAGRAM,
+        };
+        let transport = self.install_port(port, Box::new(protocol))?;
+        let wire = MemoryWire {
+            wire,
+            shared: Rc::downgrade(&self.shared),
+            id: transport.port_id(),
+        };
+        Ok((transport, wire))
+    }
 }

@@ -157,3 +157,8 @@ pub(crate) fn classify_send_error(error: &io::Error) -> SendError {
         _ => SendError::Other,
     }
 }
+
+/// The error the kernel gives for a datagram that is too long (`EMSGSIZE`).
+pub(crate) fn message_too_long() -> io::Error {
+    io::Error::from_raw_os_error(libc::EMSGSIZE)
+}

@@ -4,6 +4,7 @@ mod address;
 pub(crate) mod dispatch;
 mod options;
 pub(crate) mod read;
+pub(crate) mod socket;
 pub(crate) mod table;
 mod transport;
 

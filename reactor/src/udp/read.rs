@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use super::dispatch::Lent;
 use super::table::PortId;
 use crate::handle::Handle;
-use crate::sys;
 
 /// How reading a port ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +70,7 @@ fn recv_one(handle: &Handle, id: PortId, buf: &mut [u8]) -> Recv {
     let limit = slot.max_packet;
     let counters = &slot.counters;
     loop {
-        match sys::recv_from(&slot.socket, &mut buf[..limit + 1]) {
+        match slot.socket.recv_from(&mut buf[..limit + 1]) {
             Ok(got) if got.truncated(limit) => {
                 counters.truncated.add(1);
                 log::warn!(target: "gyre::udp",

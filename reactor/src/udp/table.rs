@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use mio::net::UdpSocket;
 use slab::Slab;
 
+use super::socket::PortSocket;
 use crate::defer::Deferred;
 use crate::protocol::DatagramProtocol;
 use crate::stats::{PortCounters, PortStats};
@@ -29,7 +29,7 @@ pub(crate) enum PortState {
 /// One open port: its socket, its protocol (absent while a callback runs) and its counters.
 pub(crate) struct PortSlot {
     pub id: PortId,
-    pub socket: UdpSocket,
+    pub socket: PortSocket,
     pub protocol: Option<Box<dyn DatagramProtocol>>,
     /// `"<protocol> (UDP <address>)"`, for logs.
     pub name: Rc<str>,

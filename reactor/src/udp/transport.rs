@@ -53,6 +53,10 @@ impl Transport {
         }
     }
 
+    pub(crate) fn port_id(&self) -> PortId {
+        self.id
+    }
+
     /// Sends one datagram to `to` (Twisted's `write(data, addr)`). On a connected port `to`
     /// must be the peer.
     pub fn write_to(&self, data: &[u8], to: impl ToDatagramAddr) -> Result<(), WriteError> {
@@ -131,7 +135,7 @@ impl Transport {
             return done.clone();
         }
         let done = Deferred::new();
-        if let Err(e) = shared.registry.deregister(&mut slot.socket) {
+        if let Err(e) = slot.socket.deregister(&shared.registry) {
             log::warn!(target: "gyre::udp", "{}: deregister failed: {e}", slot.name);
         }
         slot.state = PortState::Stopping(done.clone());
@@ -141,12 +145,12 @@ impl Transport {
 
     /// Whether `SO_BROADCAST` is on (Twisted's `getBroadcastAllowed`).
     pub fn broadcast_allowed(&self) -> Result<bool, WriteError> {
-        self.with_socket(sys::broadcast)
+        self.with_slot(|_, slot| slot.socket.broadcast().map_err(WriteError::Io))
     }
 
     /// Turns `SO_BROADCAST` on or off (Twisted's `setBroadcastAllowed`).
     pub fn set_broadcast_allowed(&self, on: bool) -> Result<(), WriteError> {
-        self.with_socket(|s| sys::set_broadcast(s, on))
+        self.with_slot(|_, slot| slot.socket.set_broadcast(on).map_err(WriteError::Io))
     }
 
     /// `SO_RCVBUF` as the kernel reports it.
@@ -178,7 +182,7 @@ impl Transport {
         &self,
         f: impl FnOnce(&mio::net::UdpSocket) -> io::Result<R>,
     ) -> Result<R, WriteError> {
-        self.with_slot(|_, slot| f(&slot.socket).map_err(WriteError::Io))
+        self.with_slot(|_, slot| slot.socket.os().and_then(f).map_err(WriteError::Io))
     }
 
     /// Runs `f` on the open port's slot, borrowed for just this call (no user code runs in it).

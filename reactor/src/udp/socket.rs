@@ -1,0 +1,162 @@
+//! [`PortSocket`]: what a port reads and writes: an OS socket, or an in-memory one for tests.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use mio::Registry;
+use mio::net::UdpSocket;
+
+use crate::sys::{self, Received};
+
+/// A port's socket. The loop and the transport see one set of operations either way.
+pub(crate) enum PortSocket {
+    Os(UdpSocket),
+    Memory(MemorySocket),
+}
+
+/// What arrives at an in-memory socket.
+pub(crate) enum Arrival {
+    Datagram(Vec<u8>, SocketAddr),
+    /// An ICMP "port unreachable", as the kernel would report it on a connected socket.
+    Refused,
+}
+
+/// The two directions of an in-memory socket, shared with the test's
+/// [`MemoryWire`](crate::testing::MemoryWire).
+#[derive(Default)]
+pub(crate) struct Wire {
+    pub inbound: RefCell<VecDeque<Arrival>>,
+    pub outbound: RefCell<Vec<(Vec<u8>, SocketAddr)>>,
+}
+
+/// A socket that lives in memory: sends are recorded, receives come from the test.
+pub(crate) struct MemorySocket {
+    pub wire: Rc<Wire>,
+    peer: Cell<Option<SocketAddr>>,
+    broadcast: Cell<bool>,
+}
+
+impl MemorySocket {
+    pub fn new(wire: Rc<Wire>) -> MemorySocket {
+        MemorySocket {
+            wire,
+            peer: Cell::new(None),
+            broadcast: Cell::new(false),
+        }
+    }
+
+    fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        let limit = if to.is_ipv4() { 65_507 } else { 65_527 };
+        if data.len() > limit {
+            return Err(sys::message_too_long());
+        }
+        self.wire.outbound.borrow_mut().push((data.to_vec(), to));
+        Ok(data.len())
+    }
+
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<Received> {
+        loop {
+            let arrival = self.wire.inbound.borrow_mut().pop_front();
+            match arrival {
+                None => return Err(io::ErrorKind::WouldBlock.into()),
+                Some(Arrival::Refused) => return Err(io::ErrorKind::ConnectionRefused.into()),
+                Some(Arrival::Datagram(data, from)) => {
+                    if self.peer.get().is_some_and(|peer| peer != from) {
+                        continue; // a connected socket only hears its peer
+                    }
+                    let n = data.len().min(buf.len());
+                    buf[..n].copy_from_slice(&data[..n]);
+                    return Ok(Received {
+                        len: data.len(),
+                        from,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl PortSocket {
+    pub fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        match self {
+            PortSocket::Os(s) => s.send_to(data, to),
+            PortSocket::Memory(m) => m.send_to(data, to),
+        }
+    }
+
+    pub fn send(&self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            PortSocket::Os(s) => s.send(data),
+            PortSocket::Memory(m) => match m.peer.get() {
+                Some(peer) => m.send_to(data, peer),
+                None => Err(io::ErrorKind::NotConnected.into()),
+            },
+        }
+    }
+
+    pub fn connect(&self, to: SocketAddr) -> io::Result<()> {
+        match self {
+            PortSocket::Os(s) => s.connect(to),
+            PortSocket::Memory(m) => {
+                m.peer.set(Some(to));
+                Ok(())
+            }
+        }
+    }
+
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<Received> {
+        match self {
+            PortSocket::Os(s) => sys::recv_from(s, buf),
+            PortSocket::Memory(m) => m.recv_from(buf),
+        }
+    }
+
+    pub fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            PortSocket::Os(s) => registry.deregister(s),
+            PortSocket::Memory(_) => Ok(()),
+        }
+    }
+
+    /// Error readiness: empties the error queue and takes the pending error.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            PortSocket::Os(s) => {
+                sys::drain_error_queue(s);
+                sys::take_error(s)
+            }
+            PortSocket::Memory(_) => Ok(None),
+        }
+    }
+
+    pub fn broadcast(&self) -> io::Result<bool> {
+        match self {
+            PortSocket::Os(s) => sys::broadcast(s),
+            PortSocket::Memory(m) => Ok(m.broadcast.get()),
+        }
+    }
+
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        match self {
+            PortSocket::Os(s) => sys::set_broadcast(s, on),
+            PortSocket::Memory(m) => {
+                m.broadcast.set(on);
+                Ok(())
+            }
+        }
+    }
+
+    /// The OS socket, for options an in-memory socket does not have.
+    pub fn os(&self) -> io::Result<&UdpSocket> {
+        match self {
+            PortSocket::Os(s) => Ok(s),
+            PortSocket::Memory(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "an in-memory port has no OS socket options",
+            )),
+        }
+    }
+}

@@ -1,44 +1,13 @@
 //! The examples, run end to end as a user would run them (bounded in time).
 
+mod common;
+
+use common::{example, run_bounded};
+
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Where cargo put an example's binary: `cargo test` builds every example next to the test
-/// binaries (`target/<profile>/examples/`).
-fn example(name: &str) -> Command {
-    let mut path: PathBuf = std::env::current_exe().expect("test binary path");
-    path.pop(); // deps/
-    path.pop(); // <profile>/
-    path.push("examples");
-    path.push(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo test`",
-        path.display()
-    );
-    Command::new(path)
-}
-
-/// Runs a command, killing it if it is still running after `cap`.
-fn run_bounded(mut command: Command, cap: Duration) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the example");
-    let give_up = Instant::now() + cap;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > give_up {
-            let _ = child.kill();
-            panic!("the example was still running after {cap:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("collect output")
-}
 
 #[test]
 fn timers_example_prints_its_story_in_order() {
@@ -254,4 +223,37 @@ fn resolve_example_prints_the_address_or_fails() {
             .unwrap()
             .starts_with("DNS lookup failed for \"no-such-host.invalid\"")
     );
+}
+
+#[test]
+fn multicast_examples_talk_over_the_loopback_interface() {
+    let port = client().local_addr().unwrap().port().to_string();
+    let server = example("multicast_server")
+        .args(["--port", &port, "--seconds", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = server;
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap(); // it has joined once this is printed
+    assert_eq!(first, "Started Listening\n");
+    let mut cmd = example("multicast_client");
+    cmd.args(["--port", &port, "--wait", "1"]);
+    let out = run_bounded(cmd, Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "Received: b\"data\"\n"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "Server Received: b\"UniqueID\"\n");
 }

@@ -310,3 +310,30 @@ impl Error for DnsLookupError {
         self.source.as_ref().map(|e| e as &(dyn Error + 'static))
     }
 }
+
+/// Joining or leaving a multicast group failed (Twisted's `MulticastJoinError`): the group,
+/// the interface, and why: the OS error (joining twice is `EADDRINUSE`, leaving a group not
+/// joined is `EADDRNOTAVAIL`), or gyre's own check (not a multicast address, wrong family).
+#[derive(Debug)]
+pub struct MulticastJoinError {
+    /// The group, as given.
+    pub group: String,
+    /// The interface, as given (`""` for any).
+    pub interface: String,
+    /// What went wrong.
+    pub source: std::io::Error,
+}
+
+impl fmt::Display for MulticastJoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on = if self.interface.is_empty() {
+            "any interface"
+        } else {
+            &self.interface
+        };
+        write!(f, "multicast group {} on {on}: {}", self.group, self.source)
+    }
+}
+
+/// The cause is part of the message, so `source()` is empty (no cause is printed twice).
+impl Error for MulticastJoinError {}

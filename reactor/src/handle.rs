@@ -115,6 +115,27 @@ impl Handle {
         self.listen_udp_with(ListenOptions::new(port), protocol)
     }
 
+    /// Opens a UDP port for multicast (Twisted's `listenMulticast`). Any port can join groups;
+    /// use [`listen_multicast_with`](Handle::listen_multicast_with) and
+    /// [`ListenOptions::listen_multiple`] to share the port with other listeners.
+    pub fn listen_multicast(
+        &self,
+        port: u16,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.listen_udp_with(ListenOptions::new(port), protocol)
+    }
+
+    /// Opens a multicast port with options (interface, max packet size, `listen_multiple`).
+    /// Without `listen_multiple`, a port already bound by another listener is `CannotListen`.
+    pub fn listen_multicast_with(
+        &self,
+        options: ListenOptions,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.listen_udp_with(options, protocol)
+    }
+
     /// Opens a UDP port with options: interface, maximum packet size, socket options.
     pub fn listen_udp_with(
         &self,

@@ -354,12 +354,7 @@ impl Reactor {
         self.handle
             .fire_triggers(Phase::After, SystemEvent::Shutdown);
         self.handle.shared.state.set(ReactorState::Stopped);
-        self.handle
-            .shared
-            .remote
-            .open
-            .store(false, Ordering::Release);
-        self.remove_signal_handlers();
+        self.close_entrances();
         log::info!(target: "gyre::reactor", "reactor stopped");
     }
 
@@ -374,6 +369,16 @@ impl Reactor {
             Ok(signals) => self.signals = Some(signals),
             Err(e) => log::warn!(target: "gyre::reactor", "cannot install signal handlers: {e}"),
         }
+    }
+
+    /// Stops accepting calls from other threads and signals: the loop will not run again.
+    fn close_entrances(&mut self) {
+        self.handle
+            .shared
+            .remote
+            .open
+            .store(false, Ordering::Release);
+        self.remove_signal_handlers();
     }
 
     fn remove_signal_handlers(&mut self) {
@@ -451,12 +456,7 @@ impl Deref for Reactor {
 
 impl Drop for Reactor {
     fn drop(&mut self) {
-        self.handle
-            .shared
-            .remote
-            .open
-            .store(false, Ordering::Release);
-        self.remove_signal_handlers();
+        self.close_entrances();
     }
 }
 

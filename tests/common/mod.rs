@@ -3,6 +3,8 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -117,3 +119,37 @@ pub fn datagrams(log: &Log) -> Vec<(Vec<u8>, SocketAddr)> {
 }
 
 pub const CAP: Duration = Duration::from_secs(10);
+
+/// Where cargo put an example's binary: `cargo test` builds every example next to the test
+/// binaries (`target/<profile>/examples/`).
+pub fn example(name: &str) -> Command {
+    let mut path: PathBuf = std::env::current_exe().expect("test binary path");
+    path.pop(); // deps/
+    path.pop(); // <profile>/
+    path.push("examples");
+    path.push(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test`",
+        path.display()
+    );
+    Command::new(path)
+}
+
+/// Runs a command, killing it if it is still running after `cap`.
+pub fn run_bounded(mut command: Command, cap: Duration) -> Output {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the example");
+    let give_up = Instant::now() + cap;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > give_up {
+            let _ = child.kill();
+            panic!("the example was still running after {cap:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("collect output")
+}

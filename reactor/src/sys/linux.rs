@@ -62,3 +62,73 @@ pub(crate) fn raise_open_files_limit() -> io::Result<u64> {
     }
     Ok(limit.rlim_cur as u64)
 }
+
+/// The index of the network interface called `name` (`if_nametoindex`).
+pub(crate) fn interface_index(name: &str) -> io::Result<u32> {
+    let name =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `name` is a valid NUL-terminated string that lives across the call.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if index == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(index)
+    }
+}
+
+/// Joins or leaves an IPv6 group for one source only (`MCAST_JOIN_SOURCE_GROUP` /
+/// `MCAST_LEAVE_SOURCE_GROUP`), which socket2 does not wrap.
+pub(crate) fn source_membership_v6(
+    socket: &UdpSocket,
+    join: bool,
+    group: std::net::Ipv6Addr,
+    source: std::net::Ipv6Addr,
+    index: u32,
+) -> io::Result<()> {
+    // SAFETY: an all-zero `group_source_req` is a valid value (empty addresses).
+    let mut req: libc::group_source_req = unsafe { std::mem::zeroed() };
+    req.gsr_interface = index;
+    write_sockaddr_in6(&mut req.gsr_group, group);
+    write_sockaddr_in6(&mut req.gsr_source, source);
+    let option = if join {
+        libc::MCAST_JOIN_SOURCE_GROUP
+    } else {
+        libc::MCAST_LEAVE_SOURCE_GROUP
+    };
+    // SAFETY: `req` is a fully initialised `group_source_req` and the length passed is its size;
+    // the fd is open for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            option,
+            (&req as *const libc::group_source_req).cast(),
+            std::mem::size_of::<libc::group_source_req>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn write_sockaddr_in6(storage: &mut libc::sockaddr_storage, ip: std::net::Ipv6Addr) {
+    let addr = libc::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as libc::sa_family_t,
+        sin6_port: 0,
+        sin6_flowinfo: 0,
+        sin6_addr: libc::in6_addr {
+            s6_addr: ip.octets(),
+        },
+        sin6_scope_id: 0,
+    };
+    // SAFETY: `sockaddr_storage` is larger than and aligned for every socket address type,
+    // `sockaddr_in6` included; we write one whole, initialised `sockaddr_in6` at its start.
+    unsafe {
+        std::ptr::write(
+            (storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>(),
+            addr,
+        )
+    };
+}

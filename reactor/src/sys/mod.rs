@@ -6,7 +6,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use mio::net::UdpSocket;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -161,4 +161,128 @@ pub(crate) fn classify_send_error(error: &io::Error) -> SendError {
 /// The error the kernel gives for a datagram that is too long (`EMSGSIZE`).
 pub(crate) fn message_too_long() -> io::Error {
     io::Error::from_raw_os_error(libc::EMSGSIZE)
+}
+
+pub(crate) use platform::{interface_index, source_membership_v6};
+
+/// Joins or leaves an IPv4 group on the interface with this address (`0.0.0.0`: any).
+pub(crate) fn membership_v4(
+    socket: &UdpSocket,
+    join: bool,
+    group: Ipv4Addr,
+    interface: Ipv4Addr,
+) -> io::Result<()> {
+    let sock = SockRef::from(socket);
+    if join {
+        sock.join_multicast_v4(&group, &interface)
+    } else {
+        sock.leave_multicast_v4(&group, &interface)
+    }
+}
+
+/// Joins or leaves an IPv4 group on the interface with this index (`ip_mreqn`).
+pub(crate) fn membership_v4_index(
+    socket: &UdpSocket,
+    join: bool,
+    group: Ipv4Addr,
+    index: u32,
+) -> io::Result<()> {
+    let sock = SockRef::from(socket);
+    let interface = socket2::InterfaceIndexOrAddress::Index(index);
+    if join {
+        sock.join_multicast_v4_n(&group, &interface)
+    } else {
+        sock.leave_multicast_v4_n(&group, &interface)
+    }
+}
+
+/// Joins or leaves an IPv6 group on the interface with this index (0: the OS picks).
+pub(crate) fn membership_v6(
+    socket: &UdpSocket,
+    join: bool,
+    group: Ipv6Addr,
+    index: u32,
+) -> io::Result<()> {
+    let sock = SockRef::from(socket);
+    if join {
+        sock.join_multicast_v6(&group, index)
+    } else {
+        sock.leave_multicast_v6(&group, index)
+    }
+}
+
+/// Joins or leaves an IPv4 group for one source only (`IP_ADD_SOURCE_MEMBERSHIP`).
+pub(crate) fn source_membership_v4(
+    socket: &UdpSocket,
+    join: bool,
+    group: Ipv4Addr,
+    source: Ipv4Addr,
+    interface: Ipv4Addr,
+) -> io::Result<()> {
+    let sock = SockRef::from(socket);
+    if join {
+        sock.join_ssm_v4(&source, &group, &interface)
+    } else {
+        sock.leave_ssm_v4(&source, &group, &interface)
+    }
+}
+
+/// `IP(V6)_MULTICAST_LOOP`.
+pub(crate) fn multicast_loop(socket: &UdpSocket, v6: bool) -> io::Result<bool> {
+    let sock = SockRef::from(socket);
+    if v6 {
+        sock.multicast_loop_v6()
+    } else {
+        sock.multicast_loop_v4()
+    }
+}
+
+/// Sets `IP(V6)_MULTICAST_LOOP`.
+pub(crate) fn set_multicast_loop(socket: &UdpSocket, v6: bool, on: bool) -> io::Result<()> {
+    let sock = SockRef::from(socket);
+    if v6 {
+        sock.set_multicast_loop_v6(on)
+    } else {
+        sock.set_multicast_loop_v4(on)
+    }
+}
+
+/// `IP_MULTICAST_TTL`, or `IPV6_MULTICAST_HOPS` on an IPv6 socket.
+pub(crate) fn multicast_ttl(socket: &UdpSocket, v6: bool) -> io::Result<u32> {
+    let sock = SockRef::from(socket);
+    if v6 {
+        sock.multicast_hops_v6()
+    } else {
+        sock.multicast_ttl_v4()
+    }
+}
+
+/// Sets `IP_MULTICAST_TTL`, or `IPV6_MULTICAST_HOPS` on an IPv6 socket.
+pub(crate) fn set_multicast_ttl(socket: &UdpSocket, v6: bool, ttl: u32) -> io::Result<()> {
+    let sock = SockRef::from(socket);
+    if v6 {
+        sock.set_multicast_hops_v6(ttl)
+    } else {
+        sock.set_multicast_ttl_v4(ttl)
+    }
+}
+
+/// `IP_MULTICAST_IF` (an address).
+pub(crate) fn multicast_if_v4(socket: &UdpSocket) -> io::Result<Ipv4Addr> {
+    SockRef::from(socket).multicast_if_v4()
+}
+
+/// Sets `IP_MULTICAST_IF` by address.
+pub(crate) fn set_multicast_if_v4(socket: &UdpSocket, interface: Ipv4Addr) -> io::Result<()> {
+    SockRef::from(socket).set_multicast_if_v4(&interface)
+}
+
+/// `IPV6_MULTICAST_IF` (an interface index).
+pub(crate) fn multicast_if_v6(socket: &UdpSocket) -> io::Result<u32> {
+    SockRef::from(socket).multicast_if_v6()
+}
+
+/// Sets `IPV6_MULTICAST_IF` by interface index.
+pub(crate) fn set_multicast_if_v6(socket: &UdpSocket, index: u32) -> io::Result<()> {
+    SockRef::from(socket).set_multicast_if_v6(index)
 }

@@ -25,3 +25,25 @@ pub(crate) fn raise_open_files_limit() -> io::Result<u64> {
         "raising RLIMIT_NOFILE is only done on Linux",
     ))
 }
+
+/// Interface names need `if_nametoindex`; only wired up on Linux so far.
+pub(crate) fn interface_index(_name: &str) -> io::Result<u32> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "interface names are only resolved on Linux",
+    ))
+}
+
+/// IPv6 source-specific multicast is only wired up on Linux so far.
+pub(crate) fn source_membership_v6(
+    _socket: &UdpSocket,
+    _join: bool,
+    _group: std::net::Ipv6Addr,
+    _source: std::net::Ipv6Addr,
+    _index: u32,
+) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "IPv6 source-specific multicast is Linux-only here",
+    ))
+}

@@ -2,6 +2,7 @@
 
 mod address;
 pub(crate) mod dispatch;
+mod multicast;
 mod options;
 pub(crate) mod read;
 pub(crate) mod socket;
@@ -10,5 +11,6 @@ mod transport;
 
 pub use address::ToDatagramAddr;
 pub(crate) use address::parse_interface;
+pub use multicast::MulticastInterface;
 pub use options::{ListenOptions, MAX_DATAGRAM};
 pub use transport::Transport;

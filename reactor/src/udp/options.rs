@@ -59,6 +59,14 @@ impl ListenOptions {
         self
     }
 
+    /// Twisted's `listenMultiple`: `SO_REUSEADDR` and `SO_REUSEPORT`, so several sockets
+    /// (in this process or others) bind the same port and each gets every multicast datagram.
+    pub fn listen_multiple(mut self, on: bool) -> Self {
+        self.setup.reuse_address = on;
+        self.setup.reuse_port = on;
+        self
+    }
+
     /// `SO_RCVBUF` in bytes (the kernel may double or clamp it).
     pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
         self.setup.recv_buffer = Some(bytes);

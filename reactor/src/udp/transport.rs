@@ -178,6 +178,20 @@ impl Transport {
         self.with_slot(|_, slot| Ok(slot.counters.snapshot()))
     }
 
+    /// Runs `f` on the OS socket with whether the port is IPv6.
+    pub(crate) fn with_os_socket<R>(
+        &self,
+        f: impl FnOnce(&mio::net::UdpSocket, bool) -> io::Result<R>,
+    ) -> Result<R, WriteError> {
+        self.with_slot(|_, slot| {
+            let v6 = slot.local.is_ipv6();
+            slot.socket
+                .os()
+                .and_then(|s| f(s, v6))
+                .map_err(WriteError::Io)
+        })
+    }
+
     fn with_socket<R>(
         &self,
         f: impl FnOnce(&mio::net::UdpSocket) -> io::Result<R>,

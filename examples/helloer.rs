@@ -4,11 +4,11 @@
 //! cargo run --example helloer -- [--host 127.0.0.1] [--port 1234] [--wait 5]
 //! ```
 //!
-//! Twisted's original (which sends to 192.168.1.1; this one defaults to loopback):
+//! Twisted's original (which sends to a host on the LAN; this one defaults to loopback):
 //! ```python
 //! class Helloer(DatagramProtocol):
 //!     def startProtocol(self):
-//!         host = "192.168.1.1"
+//!         host = "<a LAN address>"
 //!         port = 1234
 //!         self.transport.connect(host, port)
 //!         print("now we can only send to host %s port %d" % (host, port))

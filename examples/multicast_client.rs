@@ -10,8 +10,8 @@
 //!     def datagramReceived(self, datagram, address):
 //!         print("Received:" + repr(datagram))
 //!
-//! # Send multicast on 224.0.0.1:8005, on our dynamically allocated port
-//! reactor.listenUDP(0, MulticastClientUDP()).write('UniqueID', ('224.0.0.1', 8005))
+//! # Send multicast to the all-hosts group, port 8005, from a dynamically allocated port
+//! reactor.listenUDP(0, MulticastClientUDP()).write('UniqueID', (ALL_HOSTS_GROUP, 8005))
 //! ```
 //! Exits after `--wait` seconds: 0 if at least one reply came, 1 otherwise. With `--join` it
 //! also joins the group itself and prints `Heard my own datagram` if its `UniqueID` comes back

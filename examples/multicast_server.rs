@@ -5,13 +5,13 @@
 //! cargo run --example multicast_server -- [--group 225.0.0.250] [--port 8005] [--interface 127.0.0.1] [--seconds N]
 //! ```
 //!
-//! Twisted's original (the seed howto joins 224.0.0.1, the all-hosts group, on every interface):
+//! Twisted's original (the seed howto joins the all-hosts group on every interface):
 //! ```python
 //! class MulticastServerUDP(DatagramProtocol):
 //!     def startProtocol(self):
 //!         print('Started Listening')
 //!         # Join a specific multicast group, which is the IP we will respond to
-//!         self.transport.joinGroup('224.0.0.1')
+//!         self.transport.joinGroup(ALL_HOSTS_GROUP)
 //!
 //!     def datagramReceived(self, datagram, address):
 //!         # The uniqueID check is to ensure we only service requests from ourselves

@@ -125,3 +125,37 @@ fn reactors_on_several_threads_share_one_port_with_reuse_port() {
         "both reactors served some: {per_reactor:?}"
     );
 }
+
+/// The kernel's receive-queue drops (`SO_RXQ_OVFL`) show in the port's counters, and every
+/// datagram sent is either delivered or counted as dropped.
+#[cfg(all(target_os = "linux", not(gyre_portable_io)))]
+#[test]
+fn kernel_drops_of_a_full_receive_queue_are_counted() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::new();
+    let receiver = reactor
+        .listen_udp_with(loopback().recv_buffer_size(4096), rx)
+        .unwrap();
+    let to = receiver.get_host().unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    const SENT: u64 = 1000;
+    for i in 0..SENT as u32 {
+        sender.send_to(&i.to_be_bytes(), to).unwrap(); // nobody reads meanwhile
+    }
+    for _ in 0..5 {
+        reactor.iterate(Duration::from_millis(10)).unwrap();
+    }
+    // The kernel reports its drop count on the next datagram it queues after them.
+    sender.send_to(b"after", to).unwrap();
+    run_until(&mut reactor, CAP, || {
+        datagrams(&log).last().is_some_and(|(d, _)| d == b"after")
+    });
+    let stats = receiver.stats().unwrap();
+    assert_eq!(stats.datagrams_in, datagrams(&log).len() as u64);
+    assert!(
+        stats.kernel_drops > 0,
+        "a 4 KiB queue cannot hold {SENT} datagrams"
+    );
+    assert_eq!(stats.datagrams_in + stats.kernel_drops, SENT + 1);
+    assert_eq!(reactor.stats().ports.kernel_drops, stats.kernel_drops);
+}

@@ -68,6 +68,9 @@ pub(crate) struct Shared {
     pub resolver: RefCell<Rc<dyn Resolver>>,
     pub resolve_timeout: Cell<Duration>,
     pub counters: ReactorCounters,
+    /// While true (inside a loop turn), writes are queued and leave in batches.
+    pub batching: Cell<bool>,
+    pub send_queue: RefCell<crate::udp::send_queue::SendQueue>,
     /// Set when every Deferred returned by "before shutdown" triggers has fired.
     pub shutdown_ready: Cell<bool>,
 }

@@ -20,9 +20,10 @@ use crate::handle::{
     Handle, LocalCall, PortWork, RemoteCall, RemoteQueue, Shared, default_resolver,
 };
 use crate::lifecycle::{Phase, ReactorState, SystemEvent};
+use crate::sys::{RecvBatch, SendBatch};
 use crate::time::{Clock, SystemClock, Timers};
-use crate::udp::MAX_DATAGRAM;
 use crate::udp::read::{Drain, read_port};
+use crate::udp::send_queue::flush;
 use crate::udp::table::PortId;
 
 /// `mio` token of the waker that `call_from_thread` uses.
@@ -55,8 +56,10 @@ pub struct Reactor {
     handle: Handle,
     poll: Poll,
     events: Events,
-    /// The one receive buffer, reused for every datagram of every port.
-    buffer: Vec<u8>,
+    /// The receive buffers, reused for every batch of every port.
+    recv_batch: RecvBatch,
+    /// Send headers, reused for every batch of queued writes.
+    send_batch: SendBatch,
     /// Ports whose read budget ran out: read again next turn without waiting for an event.
     still_readable: Vec<PortId>,
     /// Ports to read this turn (reused to avoid allocating per turn).
@@ -97,12 +100,15 @@ impl Reactor {
             resolve_timeout: Cell::new(Duration::from_secs(60)),
             counters: Default::default(),
             shutdown_ready: Cell::new(false),
+            batching: Cell::new(false),
+            send_queue: RefCell::default(),
         };
         Ok(Reactor {
             handle: Handle::new(shared),
             poll,
             events: Events::with_capacity(EVENT_CAPACITY),
-            buffer: vec![0; MAX_DATAGRAM + 1],
+            recv_batch: RecvBatch::new(),
+            send_batch: SendBatch::new(),
             still_readable: Vec::new(),
             to_read: Vec::new(),
             remote_batch: VecDeque::new(),
@@ -155,11 +161,13 @@ impl Reactor {
     pub fn run_once(&mut self, max_wait: Option<Duration>) -> Result<(), ReactorError> {
         let timeout = self.poll_timeout(max_wait); // 1-2. how long may we sleep?
         self.poll(timeout)?; // 3. wait for readiness
+        self.handle.shared.batching.set(true); //   (writes now queue, and leave in batches)
         self.dispatch_io(); // 4. read ready ports, hand datagrams to protocols
         self.fire_timers(); // 5. delayed calls that are due
         self.run_queued_calls(); // 6. calls from threads, then call_soon calls
-        self.deliver_refusals(); // 7. ICMP refusals seen by writes → connection_refused
-        self.apply_lifecycle(); // 8. close stopped ports; shutdown steps
+        self.flush_writes(); // 7. send what was written since the last batch
+        self.deliver_refusals(); // 8. ICMP refusals seen by writes → connection_refused
+        self.apply_lifecycle(); // 9. close stopped ports; shutdown steps
         self.handle.shared.counters.turns.add(1);
         Ok(())
     }
@@ -233,7 +241,14 @@ impl Reactor {
         }
         for i in 0..self.to_read.len() {
             let id = self.to_read[i];
-            if read_port(&self.handle, id, &mut self.buffer, READ_BUDGET) == Drain::BudgetSpent {
+            let drain = read_port(
+                &self.handle,
+                id,
+                &mut self.recv_batch,
+                &mut self.send_batch,
+                READ_BUDGET,
+            );
+            if drain == Drain::BudgetSpent {
                 self.still_readable.push(id);
             }
         }
@@ -274,6 +289,12 @@ impl Reactor {
         if ran > 0 {
             log::trace!(target: "gyre::reactor", "  {ran} queued call(s) ran");
         }
+    }
+
+    /// Sends the writes queued by timers and calls; later writes in this turn go straight out.
+    fn flush_writes(&mut self) {
+        flush(&self.handle.shared, &mut self.send_batch);
+        self.handle.shared.batching.set(false);
     }
 
     /// Tells connected protocols about ICMP refusals their writes ran into.

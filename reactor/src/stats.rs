@@ -13,6 +13,11 @@ impl Counter {
     }
 
     #[inline]
+    pub fn set(&self, value: u64) {
+        self.0.set(value);
+    }
+
+    #[inline]
     pub fn get(&self) -> u64 {
         self.0.get()
     }
@@ -38,6 +43,10 @@ pub struct PortStats {
     pub refused: u64,
     /// Receive errors other than the above.
     pub read_errors: u64,
+    /// Datagrams the kernel dropped because this port's receive queue was full
+    /// (`SO_RXQ_OVFL`, Linux): the reader fell behind. The kernel reports its count with the
+    /// next datagram it queues after the drops, so this catches up when traffic resumes.
+    pub kernel_drops: u64,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +59,7 @@ pub(crate) struct PortCounters {
     pub truncated: Counter,
     pub refused: Counter,
     pub read_errors: Counter,
+    pub kernel_drops: Counter,
 }
 
 impl PortCounters {
@@ -63,6 +73,7 @@ impl PortCounters {
             truncated: self.truncated.get(),
             refused: self.refused.get(),
             read_errors: self.read_errors.get(),
+            kernel_drops: self.kernel_drops.get(),
         }
     }
 }
@@ -107,6 +118,7 @@ impl PortStats {
             truncated: self.truncated + o.truncated,
             refused: self.refused + o.refused,
             read_errors: self.read_errors + o.read_errors,
+            kernel_drops: self.kernel_drops + o.kernel_drops,
         }
     }
 }

@@ -7,6 +7,7 @@ use mio::net::UdpSocket;
 use socket2::Socket;
 
 /// `recv` flag that makes Linux return a datagram's real length even when it was truncated.
+#[cfg_attr(not(gyre_portable_io), allow(dead_code))] // the portable batch path uses it
 pub(crate) const TRUNC_FLAG: libc::c_int = libc::MSG_TRUNC;
 
 pub(crate) fn set_reuse_port(socket: &Socket) -> io::Result<()> {

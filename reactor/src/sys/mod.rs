@@ -2,7 +2,9 @@
 //!
 //! The rest of the engine sees sockets through these functions and `mio`'s types; none of
 //! `mio`, `socket2` or `libc` reaches the public API. Linux-only calls live in `linux.rs`;
-//! `portable.rs` holds what other Unix systems get instead.
+//! `portable.rs` holds what other Unix systems get instead. Batched I/O is `batch_linux.rs`
+//! (`recvmmsg`/`sendmmsg`) or `batch_portable.rs` (one call per datagram), chosen here and only
+//! here: `--cfg gyre_portable_io` selects the portable one on Linux too, so CI tests both.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -60,26 +62,23 @@ pub(crate) fn bind_udp(address: SocketAddr, setup: &SocketSetup) -> io::Result<U
     if setup.broadcast {
         socket.set_broadcast(true)?;
     }
+    batch::enable_overflow_count(&socket)?;
     socket.bind(&address.into())?;
     Ok(UdpSocket::from_std(socket.into()))
 }
 
 /// One datagram read by [`recv_from`].
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(all(target_os = "linux", not(gyre_portable_io)), allow(dead_code))] // `len`: portable batches
 pub(crate) struct Received {
     /// The datagram's real length; larger than the buffer when it was truncated.
     pub len: usize,
     pub from: SocketAddr,
 }
 
-impl Received {
-    /// Whether the datagram did not fit the buffer (`MSG_TRUNC`).
-    pub fn truncated(&self, buffer_len: usize) -> bool {
-        self.len > buffer_len
-    }
-}
-
 /// Reads one datagram into `buf`, reporting its real length even when it did not fit.
+/// (The batched path uses `recvmmsg` on Linux; this serves the portable one.)
+#[cfg_attr(all(target_os = "linux", not(gyre_portable_io)), allow(dead_code))]
 pub(crate) fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Received> {
     // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and the kernel only ever
     // writes initialised bytes into the buffer; nothing here writes uninitialised memory
@@ -286,3 +285,27 @@ pub(crate) fn multicast_if_v6(socket: &UdpSocket) -> io::Result<u32> {
 pub(crate) fn set_multicast_if_v6(socket: &UdpSocket, index: u32) -> io::Result<()> {
     SockRef::from(socket).set_multicast_if_v6(index)
 }
+
+/// Datagrams read or sent per system call.
+pub(crate) const BATCH: usize = 32;
+/// Bytes per receive slot: the largest datagram plus one, so truncation always shows.
+pub(crate) const SLOT: usize = 65_536;
+
+/// What a batch knows of one received datagram.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Datagram {
+    /// Its real length (more than the buffer when it was truncated).
+    pub len: usize,
+    pub from: SocketAddr,
+    /// The socket's cumulative kernel drop count (`SO_RXQ_OVFL`), when the kernel sent one.
+    pub drops: Option<u32>,
+}
+
+#[cfg(all(target_os = "linux", not(gyre_portable_io)))]
+#[path = "batch_linux.rs"]
+mod batch;
+#[cfg(any(not(target_os = "linux"), gyre_portable_io))]
+#[path = "batch_portable.rs"]
+mod batch;
+
+pub(crate) use batch::{RecvBatch, SendBatch};

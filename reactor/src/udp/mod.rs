@@ -5,6 +5,7 @@ pub(crate) mod dispatch;
 mod multicast;
 mod options;
 pub(crate) mod read;
+pub(crate) mod send_queue;
 pub(crate) mod socket;
 pub(crate) mod table;
 mod transport;

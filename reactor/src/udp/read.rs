@@ -1,15 +1,18 @@
-//! Reading one port: drain it until the kernel has nothing more, or its budget is spent.
+//! Reading one port: drain it in batches until the kernel has nothing more, or its budget is
+//! spent.
 //!
 //! `mio` is edge-triggered: readiness is reported once per change, so a port must be read
-//! until `WouldBlock`, or remembered as still readable and read again on the next turn without
-//! waiting for an event. Otherwise it would stall forever with datagrams queued.
+//! until the kernel queue is empty, or remembered as still readable and read again on the
+//! next turn without waiting for an event. Otherwise it would stall forever with datagrams
+//! queued. A batch that comes back short (fewer than `BATCH`) means the queue was empty.
 
 use std::io;
-use std::net::SocketAddr;
 
 use super::dispatch::Lent;
+use super::send_queue::flush;
 use super::table::PortId;
 use crate::handle::Handle;
+use crate::sys::{BATCH, RecvBatch, SendBatch};
 
 /// How reading a port ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,83 +25,117 @@ pub(crate) enum Drain {
     Closed,
 }
 
-/// What one receive produced.
-enum Recv {
-    Datagram {
-        len: usize,
-        from: SocketAddr,
+/// What one batched receive produced.
+enum Batch {
+    /// `n` datagrams; those longer than `limit` were counted and are skipped.
+    Got {
+        n: usize,
+        limit: usize,
     },
-    /// Too long for the port; counted and logged, nothing to deliver.
-    Skipped,
     Refused,
     Empty,
     Closed,
     Failed,
 }
 
-/// Reads up to `budget` datagrams from port `id` into `buf` and hands each to its protocol.
-/// `buf` must hold at least `max_packet + 1` bytes.
-pub(crate) fn read_port(handle: &Handle, id: PortId, buf: &mut [u8], budget: usize) -> Drain {
+/// Reads up to `budget` datagrams (in batches) from port `id`, hands each to its protocol,
+/// and flushes the writes the protocol made after each batch.
+pub(crate) fn read_port(
+    handle: &Handle,
+    id: PortId,
+    recv: &mut RecvBatch,
+    send: &mut SendBatch,
+    budget: usize,
+) -> Drain {
     let Some(mut lent) = Lent::take(handle, id) else {
         return Drain::Closed;
     };
-    for _ in 0..budget {
-        match recv_one(handle, id, buf) {
-            Recv::Datagram { len, from } => {
-                let data = &buf[..len];
-                let _ = lent.call("datagram_received", |p, cx| {
-                    p.datagram_received(cx, data, from)
-                });
-            }
-            Recv::Refused => {
+    let mut read = 0;
+    loop {
+        let (n, limit) = match recv_batch(handle, id, recv) {
+            Batch::Got { n, limit } => (n, limit),
+            Batch::Refused => {
                 let _ = lent.call("connection_refused", |p, cx| p.connection_refused(cx));
+                continue;
             }
-            Recv::Skipped => {}
-            Recv::Empty | Recv::Failed => return Drain::Drained,
-            Recv::Closed => return Drain::Closed,
+            Batch::Empty | Batch::Failed => return Drain::Drained,
+            Batch::Closed => return Drain::Closed,
+        };
+        for i in 0..n {
+            let (datagram, data) = recv.get(i);
+            if datagram.len > limit {
+                continue; // truncated: counted and logged, never delivered cut
+            }
+            let _ = lent.call("datagram_received", |p, cx| {
+                p.datagram_received(cx, data, datagram.from)
+            });
+            if !is_listening(handle, id) {
+                flush(&handle.shared, send);
+                return Drain::Closed; // stopped by its protocol: deliver nothing more
+            }
+        }
+        flush(&handle.shared, send);
+        read += n;
+        if n < BATCH {
+            return Drain::Drained;
+        }
+        if read >= budget {
+            return Drain::BudgetSpent;
         }
     }
-    Drain::BudgetSpent
 }
 
-/// One `recv`, with the port's table entry borrowed only for the system call.
-fn recv_one(handle: &Handle, id: PortId, buf: &mut [u8]) -> Recv {
+fn is_listening(handle: &Handle, id: PortId) -> bool {
+    handle
+        .shared
+        .ports
+        .borrow()
+        .get(id)
+        .is_some_and(|slot| slot.is_listening())
+}
+
+/// One batched receive, with the port's table entry borrowed only for the system call and
+/// the counters.
+fn recv_batch(handle: &Handle, id: PortId, batch: &mut RecvBatch) -> Batch {
     let ports = handle.shared.ports.borrow();
     let Some(slot) = ports.get(id).filter(|slot| slot.is_listening()) else {
-        return Recv::Closed;
+        return Batch::Closed;
     };
     let limit = slot.max_packet;
     let counters = &slot.counters;
     loop {
-        match slot.socket.recv_from(&mut buf[..limit + 1]) {
-            Ok(got) if got.truncated(limit) => {
-                counters.truncated.add(1);
-                log::warn!(target: "gyre::udp",
-                    "{}: dropped a datagram from {} longer than max_packet_size ({} > {limit} bytes)",
-                    slot.name, got.from, if got.len > limit + 1 { got.len.to_string() } else { format!("at least {}", got.len) });
-                return Recv::Skipped;
+        match slot.socket.recv_batch(batch, limit + 1) {
+            Ok(n) => {
+                for i in 0..n {
+                    let (d, _) = batch.get(i);
+                    if let Some(drops) = d.drops {
+                        counters.kernel_drops.set(u64::from(drops));
+                    }
+                    if d.len > limit {
+                        counters.truncated.add(1);
+                        log::warn!(target: "gyre::udp",
+                            "{}: dropped a datagram from {} longer than max_packet_size ({} > {limit} bytes)",
+                            slot.name, d.from, d.len);
+                    } else {
+                        counters.datagrams_in.add(1);
+                        counters.bytes_in.add(d.len as u64);
+                    }
+                }
+                return Batch::Got { n, limit };
             }
-            Ok(got) => {
-                counters.datagrams_in.add(1);
-                counters.bytes_in.add(got.len as u64);
-                return Recv::Datagram {
-                    len: got.len,
-                    from: got.from,
-                };
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Recv::Empty,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Batch::Empty,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 if slot.connected.is_none() {
                     continue; // no one to tell on an unconnected port (Twisted ignores it too)
                 }
                 counters.refused.add(1);
-                return Recv::Refused;
+                return Batch::Refused;
             }
             Err(e) => {
                 counters.read_errors.add(1);
                 log::error!(target: "gyre::udp", "{}: receive failed: {e}", slot.name);
-                return Recv::Failed;
+                return Batch::Failed;
             }
         }
     }

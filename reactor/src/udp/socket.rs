@@ -9,7 +9,7 @@ use std::rc::Rc;
 use mio::Registry;
 use mio::net::UdpSocket;
 
-use crate::sys::{self, Received};
+use crate::sys::{self, RecvBatch, SendBatch};
 
 /// A port's socket. The loop and the transport see one set of operations either way.
 pub(crate) enum PortSocket {
@@ -57,7 +57,8 @@ impl MemorySocket {
         Ok(data.len())
     }
 
-    fn recv_from(&self, buf: &mut [u8]) -> io::Result<Received> {
+    /// Takes the next datagram from the wire (a connected socket skips other senders).
+    fn take(&self) -> io::Result<(Vec<u8>, SocketAddr)> {
         loop {
             let arrival = self.wire.inbound.borrow_mut().pop_front();
             match arrival {
@@ -67,12 +68,7 @@ impl MemorySocket {
                     if self.peer.get().is_some_and(|peer| peer != from) {
                         continue; // a connected socket only hears its peer
                     }
-                    let n = data.len().min(buf.len());
-                    buf[..n].copy_from_slice(&data[..n]);
-                    return Ok(Received {
-                        len: data.len(),
-                        from,
-                    });
+                    return Ok((data, from));
                 }
             }
         }
@@ -107,10 +103,37 @@ impl PortSocket {
         }
     }
 
-    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<Received> {
+    /// Reads a batch of datagrams of at most `limit` bytes each into `batch`.
+    pub fn recv_batch(&self, batch: &mut RecvBatch, limit: usize) -> io::Result<usize> {
         match self {
-            PortSocket::Os(s) => sys::recv_from(s, buf),
-            PortSocket::Memory(m) => m.recv_from(buf),
+            PortSocket::Os(s) => batch.recv(s, limit),
+            PortSocket::Memory(m) => {
+                let (data, from) = m.take()?;
+                Ok(batch.fill(&data, from))
+            }
+        }
+    }
+
+    /// Sends queued datagrams (`to` is `None` when connected); returns how many went.
+    pub fn send_batch(
+        &self,
+        batch: &mut SendBatch,
+        datagrams: &[(&[u8], Option<SocketAddr>)],
+    ) -> io::Result<usize> {
+        match self {
+            PortSocket::Os(s) => batch.send(s, datagrams),
+            PortSocket::Memory(_) => {
+                for (i, (data, to)) in datagrams.iter().enumerate() {
+                    let sent = match to {
+                        Some(to) => self.send_to(data, *to),
+                        None => self.send(data),
+                    };
+                    if let Err(e) = sent {
+                        return if i == 0 { Err(e) } else { Ok(i) };
+                    }
+                }
+                Ok(datagrams.len())
+            }
         }
     }
 

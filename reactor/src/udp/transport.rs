@@ -213,13 +213,31 @@ impl Transport {
     }
 }
 
-/// One `send`/`sendto`, with UDP's error rules.
+/// The largest UDP payload over IPv4 (65,535 − 8 − 20).
+const MAX_PAYLOAD_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 without jumbograms (65,535 − 8).
+const MAX_PAYLOAD_V6: usize = 65_527;
+
+/// Sends one datagram, or queues it while the loop runs (it then leaves in a batch at the end
+/// of the current step), with UDP's error rules.
 fn send(
     shared: &Shared,
     slot: &mut PortSlot,
     data: &[u8],
     to: Option<SocketAddr>,
 ) -> Result<(), WriteError> {
+    let limit = match to.unwrap_or(slot.local) {
+        SocketAddr::V4(_) => MAX_PAYLOAD_V4,
+        SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => MAX_PAYLOAD_V4,
+        SocketAddr::V6(_) => MAX_PAYLOAD_V6,
+    };
+    if data.len() > limit {
+        return Err(WriteError::MessageLength { size: data.len() });
+    }
+    if shared.batching.get() {
+        shared.send_queue.borrow_mut().push(slot.id, to, data);
+        return Ok(());
+    }
     loop {
         let sent = match to {
             Some(to) => slot.socket.send_to(data, to),

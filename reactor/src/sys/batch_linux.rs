@@ -1,0 +1,279 @@
+//! Batched receive and send on Linux: `recvmmsg` and `sendmmsg`, with `SO_RXQ_OVFL` drop
+//! counts. Buffers, headers and address storage are allocated once and reused for every port.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+use mio::net::UdpSocket;
+
+use super::{BATCH, Datagram, SLOT};
+
+/// Room for one `SO_RXQ_OVFL` control message (a `u32`), aligned as the kernel writes it.
+const CONTROL: usize = 64;
+
+/// Receive buffers for one batch, reused for every port.
+pub(crate) struct RecvBatch {
+    buffers: Vec<u8>,
+    headers: Vec<libc::mmsghdr>,
+    iovecs: Vec<libc::iovec>,
+    addrs: Vec<libc::sockaddr_storage>,
+    controls: Vec<[u64; CONTROL / 8]>,
+    meta: Vec<Datagram>,
+}
+
+impl RecvBatch {
+    pub(crate) fn new() -> RecvBatch {
+        RecvBatch {
+            // `vec![0; n]` maps untouched pages lazily: only the bytes datagrams fill count
+            // towards the resident size.
+            buffers: vec![0; BATCH * SLOT],
+            // SAFETY: all-zero `mmsghdr`, `iovec` and `sockaddr_storage` are valid values
+            // (null pointers, zero lengths, family 0); every pointer is set before use.
+            headers: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+            // SAFETY: as above.
+            iovecs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+            // SAFETY: as above.
+            addrs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+            controls: vec![[0; CONTROL / 8]; BATCH],
+            meta: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// Reads up to `BATCH` datagrams of at most `limit` bytes each (longer ones are marked
+    /// truncated with their real length). Returns how many.
+    pub(crate) fn recv(&mut self, socket: &UdpSocket, limit: usize) -> io::Result<usize> {
+        let len = limit.min(SLOT);
+        for i in 0..BATCH {
+            self.iovecs[i] = libc::iovec {
+                iov_base: self.buffers[i * SLOT..].as_mut_ptr().cast(),
+                iov_len: len,
+            };
+            let hdr = &mut self.headers[i].msg_hdr;
+            hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            hdr.msg_iov = &mut self.iovecs[i];
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = self.controls[i].as_mut_ptr().cast();
+            hdr.msg_controllen = CONTROL as _;
+            hdr.msg_flags = 0;
+            self.headers[i].msg_len = 0;
+        }
+        // SAFETY: `headers` holds BATCH initialised headers whose pointers reference live
+        // buffers owned by `self` (address storage, one iovec each into `buffers` with a
+        // length within its slot, control space); the fd is open for the call's duration.
+        let n = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                self.headers.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.meta.clear();
+        for i in 0..n as usize {
+            let from = parse_address(&self.addrs[i])
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            let drops = overflow_count(&self.headers[i].msg_hdr);
+            self.meta.push(Datagram {
+                len: self.headers[i].msg_len as usize,
+                from,
+                drops,
+            });
+        }
+        Ok(n as usize)
+    }
+
+    /// Puts one datagram in slot 0 (for in-memory sockets); returns 1.
+    pub(crate) fn fill(&mut self, data: &[u8], from: SocketAddr) -> usize {
+        let n = data.len().min(SLOT);
+        self.buffers[..n].copy_from_slice(&data[..n]);
+        self.meta.clear();
+        self.meta.push(Datagram {
+            len: data.len(),
+            from,
+            drops: None,
+        });
+        1
+    }
+
+    /// The `i`th datagram of the last batch and its bytes (cut to the slot if truncated).
+    pub(crate) fn get(&self, i: usize) -> (Datagram, &[u8]) {
+        let d = self.meta[i];
+        let start = i * SLOT;
+        (d, &self.buffers[start..start + d.len.min(SLOT)])
+    }
+}
+
+/// The cumulative kernel drop count carried by an `SO_RXQ_OVFL` control message, if any.
+fn overflow_count(hdr: &libc::msghdr) -> Option<u32> {
+    // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR only walk within
+    // `msg_control[..msg_controllen]`, and each header found is valid to read.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SO_RXQ_OVFL {
+                return Some(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(cmsg).cast::<u32>(),
+                ));
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+    None
+}
+
+fn parse_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a `sockaddr_in`, which it can contain.
+            let a =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a `sockaddr_in6`, which it can contain.
+            let a = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(
+                SocketAddrV6::new(
+                    ip,
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )
+                .into(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Writes `addr` into `storage`; returns its length.
+fn write_address(storage: &mut libc::sockaddr_storage, addr: SocketAddr) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: `sockaddr_storage` is large enough and aligned for a `sockaddr_in`.
+            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin) };
+            size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: `sockaddr_storage` is large enough and aligned for a `sockaddr_in6`.
+            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+/// Headers for sending one batch, reused.
+pub(crate) struct SendBatch {
+    headers: Vec<libc::mmsghdr>,
+    iovecs: Vec<libc::iovec>,
+    addrs: Vec<libc::sockaddr_storage>,
+}
+
+impl SendBatch {
+    pub(crate) fn new() -> SendBatch {
+        SendBatch {
+            // SAFETY: all-zero `mmsghdr`, `iovec`, `sockaddr_storage` are valid values; every
+            // pointer is set before use.
+            headers: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+            // SAFETY: as above.
+            iovecs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+            // SAFETY: as above.
+            addrs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+        }
+    }
+
+    /// Sends up to `BATCH` datagrams (`to` is `None` on a connected socket) with one
+    /// `sendmmsg`; returns how many the kernel took, or the error of the first one.
+    pub(crate) fn send(
+        &mut self,
+        socket: &UdpSocket,
+        datagrams: &[(&[u8], Option<SocketAddr>)],
+    ) -> io::Result<usize> {
+        let n = datagrams.len().min(BATCH);
+        for (i, (data, to)) in datagrams[..n].iter().enumerate() {
+            self.iovecs[i] = libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            };
+            let hdr = &mut self.headers[i].msg_hdr;
+            match to {
+                Some(to) => {
+                    hdr.msg_namelen = write_address(&mut self.addrs[i], *to);
+                    hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+                }
+                None => {
+                    hdr.msg_name = std::ptr::null_mut();
+                    hdr.msg_namelen = 0;
+                }
+            }
+            hdr.msg_iov = &mut self.iovecs[i];
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = std::ptr::null_mut();
+            hdr.msg_controllen = 0;
+            hdr.msg_flags = 0;
+        }
+        // SAFETY: the first `n` headers are initialised and point at live data: the caller's
+        // byte slices (borrowed for this call) and address storage owned by `self`.
+        let sent = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                self.headers.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if sent < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(sent as usize)
+        }
+    }
+}
+
+/// Asks the kernel to attach its cumulative receive-queue drop count to each datagram.
+pub(crate) fn enable_overflow_count(socket: &socket2::Socket) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a valid `c_int` for the duration of the call and its size is given.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(socket),
+            libc::SOL_SOCKET,
+            libc::SO_RXQ_OVFL,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

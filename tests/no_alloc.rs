@@ -1,0 +1,92 @@
+//! No allocation per datagram in the steady state: 100,000 datagrams through an echo port,
+//! counted by a global allocator, after a warm-up. (One test in this file: the counter is
+//! process-wide.)
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gyre::prelude::*;
+use gyre::protocols::Echo;
+
+/// Counts allocations (and reallocations) while `COUNTING` is set; everything else is `System`.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to `System` with the same arguments; counting has no effect
+// on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller upholds `alloc`'s contract, which `System.alloc` shares.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (all allocations go there).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Sends `count` datagrams in windows of 32 and reads every echo back.
+fn pump(reactor: &mut Reactor, client: &UdpSocket, to: std::net::SocketAddr, count: usize) {
+    let payload = [7u8; 64];
+    let mut buf = [0u8; 128];
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let mut done = 0;
+    while done < count {
+        assert!(Instant::now() < give_up, "only {done} of {count} echoed");
+        let window = 32.min(count - done);
+        for _ in 0..window {
+            client.send_to(&payload, to).unwrap();
+        }
+        let mut back = 0;
+        while back < window {
+            reactor.iterate(Duration::from_millis(5)).unwrap();
+            while let Ok(n) = client.recv(&mut buf) {
+                assert_eq!(n, 64);
+                back += 1;
+            }
+            assert!(Instant::now() < give_up, "echoes stopped coming");
+        }
+        done += window;
+    }
+}
+
+#[test]
+fn an_echo_port_allocates_nothing_per_datagram() {
+    let mut reactor = Reactor::new().unwrap();
+    reactor.install_signal_handlers(false);
+    let port = reactor
+        .listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Echo::quiet())
+        .unwrap();
+    let to = port.get_host().unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    pump(&mut reactor, &client, to, 10_000); // warm-up: buffers and queues reach their size
+    COUNTING.store(true, Ordering::SeqCst);
+    pump(&mut reactor, &client, to, 100_000);
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(port.stats().unwrap().datagrams_in, 110_000);
+    assert_eq!(
+        allocations, 0,
+        "allocations while echoing 100,000 datagrams"
+    );
+}

@@ -159,3 +159,39 @@ fn kernel_drops_of_a_full_receive_queue_are_counted() {
     assert_eq!(stats.datagrams_in + stats.kernel_drops, SENT + 1);
     assert_eq!(reactor.stats().ports.kernel_drops, stats.kernel_drops);
 }
+
+/// A burst of same-size datagrams to one peer, written during a turn, leaves in one batch
+/// (UDP GSO where the kernel has it) and arrives whole, in order, as separate datagrams.
+#[test]
+fn a_burst_to_one_peer_arrives_whole_and_in_order() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::new();
+    let receiver = reactor
+        .listen_udp_with(loopback().recv_buffer_size(1 << 20), rx)
+        .unwrap();
+    let (tx, _) = Recorder::new();
+    let sender = reactor.listen_udp_with(loopback(), tx).unwrap();
+    let to = receiver.get_host().unwrap();
+    let s = sender.clone();
+    reactor.call_soon(move |_| {
+        for i in 0..100u8 {
+            s.write_to(&[i; 1200], to).unwrap(); // queued: the loop is running
+        }
+        s.write_to(b"odd one out", to).unwrap();
+        for i in 0..3u8 {
+            s.write_to(&[i; 7], to).unwrap();
+        }
+    });
+    run_until(&mut reactor, CAP, || datagrams(&log).len() == 104);
+    let got: Vec<Vec<u8>> = datagrams(&log).into_iter().map(|(d, _)| d).collect();
+    for i in 0..100u8 {
+        assert_eq!(got[i as usize], vec![i; 1200]);
+    }
+    assert_eq!(got[100], b"odd one out");
+    assert_eq!(&got[101..], [vec![0u8; 7], vec![1u8; 7], vec![2u8; 7]]);
+    let stats = sender.stats().unwrap();
+    assert_eq!(
+        (stats.datagrams_out, stats.bytes_out, stats.send_drops),
+        (104, 100 * 1200 + 11 + 21, 0)
+    );
+}

@@ -190,11 +190,18 @@ fn write_address(storage: &mut libc::sockaddr_storage, addr: SocketAddr) -> libc
     }
 }
 
+/// `UDP_SEGMENT` (linux/udp.h): send one buffer as several datagrams of a given size (GSO).
+const UDP_SEGMENT: libc::c_int = 103;
+/// The kernel's limit on segments per GSO send.
+pub(crate) const GSO_MAX_SEGMENTS: usize = 64;
+
 /// Headers for sending one batch, reused.
 pub(crate) struct SendBatch {
     headers: Vec<libc::mmsghdr>,
     iovecs: Vec<libc::iovec>,
     addrs: Vec<libc::sockaddr_storage>,
+    /// Whether UDP GSO may be tried: on until the kernel refuses it once.
+    gso: bool,
 }
 
 impl SendBatch {
@@ -207,7 +214,67 @@ impl SendBatch {
             iovecs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
             // SAFETY: as above.
             addrs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+            gso: true,
         }
+    }
+
+    /// Whether GSO is worth trying (the kernel has not refused it yet).
+    pub(crate) fn gso_available(&self) -> bool {
+        self.gso
+    }
+
+    /// Sends `data` as consecutive datagrams of `segment` bytes each (the last may be shorter)
+    /// with one `sendmsg` and a `UDP_SEGMENT` control message. On `EIO`/`EINVAL`/`ENOPROTOOPT`
+    /// (no GSO here: old kernel, device, or route) GSO is switched off for good and the error
+    /// says to send them one by one.
+    pub(crate) fn send_segments(
+        &mut self,
+        socket: &UdpSocket,
+        data: &[u8],
+        segment: usize,
+        to: Option<SocketAddr>,
+    ) -> io::Result<()> {
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        let mut control = [0u64; 4]; // CMSG_SPACE(2) rounded up, 8-aligned
+        // SAFETY: an all-zero `msghdr` is a valid empty header; every pointer set below points
+        // at a live local (iov, control, address storage owned by `self`).
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        if let Some(to) = to {
+            msg.msg_namelen = write_address(&mut self.addrs[0], to);
+            msg.msg_name = (&mut self.addrs[0] as *mut libc::sockaddr_storage).cast();
+        }
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        // SAFETY: CMSG_SPACE only computes a size.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as _;
+        // SAFETY: `msg_control` points at `control`, which is at least CMSG_SPACE(2) bytes, so
+        // the first header and its data fit; we write a complete `cmsghdr` and a `u16`.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_UDP;
+            (*cmsg).cmsg_type = UDP_SEGMENT;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment as u16);
+        }
+        // SAFETY: `msg` is fully initialised and references only live buffers; fd open.
+        let rc = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        if matches!(
+            error.raw_os_error(),
+            Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
+        ) {
+            self.gso = false;
+            log::debug!(target: "gyre::udp", "UDP GSO is not available here ({error}); sending datagrams one by one");
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "no UDP GSO"));
+        }
+        Err(error)
     }
 
     /// Sends up to `BATCH` datagrams (`to` is `None` on a connected socket) with one

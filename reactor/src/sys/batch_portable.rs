@@ -67,12 +67,31 @@ impl RecvBatch {
     }
 }
 
+/// The kernel's limit on segments per GSO send (unused here: no GSO on this path).
+pub(crate) const GSO_MAX_SEGMENTS: usize = 64;
+
 /// Sends one datagram at a time.
 pub(crate) struct SendBatch;
 
 impl SendBatch {
     pub(crate) fn new() -> SendBatch {
         SendBatch
+    }
+
+    /// No GSO on the portable path.
+    pub(crate) fn gso_available(&self) -> bool {
+        false
+    }
+
+    /// Never called: `gso_available` is false.
+    pub(crate) fn send_segments(
+        &mut self,
+        _socket: &UdpSocket,
+        _data: &[u8],
+        _segment: usize,
+        _to: Option<SocketAddr>,
+    ) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "no UDP GSO"))
     }
 
     /// Sends datagrams in order until one fails; returns how many went, or the first error.

@@ -308,4 +308,4 @@ mod batch;
 #[path = "batch_portable.rs"]
 mod batch;
 
-pub(crate) use batch::{RecvBatch, SendBatch};
+pub(crate) use batch::{GSO_MAX_SEGMENTS, RecvBatch, SendBatch};

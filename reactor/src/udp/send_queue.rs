@@ -42,7 +42,9 @@ impl SendQueue {
     }
 }
 
-/// Sends everything queued, one `sendmmsg` per run of up to `BATCH` datagrams of one port.
+/// Sends everything queued: runs of same-destination, same-size datagrams with one GSO call
+/// where the kernel supports it, the rest with one `sendmmsg` per run of up to `BATCH`
+/// datagrams of one port.
 pub(crate) fn flush(shared: &Shared, batch: &mut SendBatch) {
     let mut queue = shared.send_queue.borrow_mut();
     if queue.entries.is_empty() {
@@ -53,20 +55,68 @@ pub(crate) fn flush(shared: &Shared, batch: &mut SendBatch) {
     let mut views: [(&[u8], Option<SocketAddr>); BATCH] = [(&[], None); BATCH];
     let mut i = 0;
     while i < entries.len() {
-        let port = entries[i].port;
+        let Some(slot) = ports.get_mut(entries[i].port).filter(|s| s.is_listening()) else {
+            i += 1; // the port closed meanwhile: its datagrams go nowhere
+            continue;
+        };
+        let same = if batch.gso_available() {
+            same_shape_run(entries, i)
+        } else {
+            1
+        };
+        if same >= 2 && send_gso(slot, batch, bytes, &entries[i..i + same]) {
+            i += same;
+            continue;
+        }
         let mut k = 0;
-        while k < BATCH && i + k < entries.len() && entries[i + k].port == port {
+        while k < BATCH && i + k < entries.len() && entries[i + k].port == slot.id {
+            if k > 0 && batch.gso_available() && same_shape_run(entries, i + k) >= 2 {
+                break; // leave that run to GSO
+            }
             let e = entries[i + k];
             views[k] = (&bytes[e.start..e.start + e.len], e.to);
             k += 1;
         }
-        if let Some(slot) = ports.get_mut(port).filter(|s| s.is_listening()) {
-            send_run(shared, slot, batch, &views[..k]);
-        }
-        i += k;
+        send_run(shared, slot, batch, &views[..k.max(1)]);
+        i += k.max(1);
     }
     bytes.clear();
     entries.clear();
+}
+
+/// How many entries from `i` share its port, destination and size (at most what one GSO call
+/// may carry).
+fn same_shape_run(entries: &[Queued], i: usize) -> usize {
+    let first = entries[i];
+    if first.len == 0 {
+        return 1;
+    }
+    let cap = sys::GSO_MAX_SEGMENTS.min(65_000 / first.len);
+    entries[i..]
+        .iter()
+        .take(cap)
+        .take_while(|e| e.port == first.port && e.to == first.to && e.len == first.len)
+        .count()
+}
+
+/// One GSO send of a same-shape run (its bytes are contiguous in the arena). False if GSO is
+/// not available or failed: the caller then sends the run the ordinary way.
+fn send_gso(
+    slot: &mut super::table::PortSlot,
+    batch: &mut SendBatch,
+    bytes: &[u8],
+    run: &[Queued],
+) -> bool {
+    let (start, len) = (run[0].start, run[0].len);
+    let data = &bytes[start..start + len * run.len()];
+    match slot.socket.send_segments(batch, data, len, run[0].to) {
+        Ok(()) => {
+            slot.counters.datagrams_out.add(run.len() as u64);
+            slot.counters.bytes_out.add(data.len() as u64);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// Sends one port's run, going past datagrams the kernel refuses.

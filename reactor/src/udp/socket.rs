@@ -114,6 +114,20 @@ impl PortSocket {
         }
     }
 
+    /// Sends `data` as datagrams of `segment` bytes with one GSO call (OS sockets only).
+    pub fn send_segments(
+        &self,
+        batch: &mut SendBatch,
+        data: &[u8],
+        segment: usize,
+        to: Option<SocketAddr>,
+    ) -> io::Result<()> {
+        match self {
+            PortSocket::Os(s) => batch.send_segments(s, data, segment, to),
+            PortSocket::Memory(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+
     /// Sends queued datagrams (`to` is `None` when connected); returns how many went.
     pub fn send_batch(
         &self,

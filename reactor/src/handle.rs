@@ -68,6 +68,9 @@ pub(crate) struct Shared {
     pub resolver: RefCell<Rc<dyn Resolver>>,
     pub resolve_timeout: Cell<Duration>,
     pub counters: ReactorCounters,
+    /// Counts `stop_listening` calls, so the read loop notices a stop with one compare per
+    /// datagram instead of a table lookup.
+    pub stops: Cell<u64>,
     /// While true (inside a loop turn), writes are queued and leave in batches.
     pub batching: Cell<bool>,
     pub send_queue: RefCell<crate::udp::send_queue::SendQueue>,

@@ -101,6 +101,7 @@ impl Reactor {
             counters: Default::default(),
             shutdown_ready: Cell::new(false),
             batching: Cell::new(false),
+            stops: Cell::new(0),
             send_queue: RefCell::default(),
         };
         Ok(Reactor {

@@ -21,6 +21,8 @@ pub(crate) struct RecvBatch {
     addrs: Vec<libc::sockaddr_storage>,
     controls: Vec<[u64; CONTROL / 8]>,
     meta: Vec<Datagram>,
+    /// The iovec length the headers are set up for (0: not set up yet).
+    ready_for: usize,
 }
 
 impl RecvBatch {
@@ -38,13 +40,13 @@ impl RecvBatch {
             addrs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
             controls: vec![[0; CONTROL / 8]; BATCH],
             meta: Vec::with_capacity(BATCH),
+            ready_for: 0,
         }
     }
 
-    /// Reads up to `BATCH` datagrams of at most `limit` bytes each (longer ones are marked
-    /// truncated with their real length). Returns how many.
-    pub(crate) fn recv(&mut self, socket: &UdpSocket, limit: usize) -> io::Result<usize> {
-        let len = limit.min(SLOT);
+    /// Points every header at its buffers (once: the heap blocks never move) for datagrams
+    /// of up to `len` bytes.
+    fn set_up(&mut self, len: usize) {
         for i in 0..BATCH {
             self.iovecs[i] = libc::iovec {
                 iov_base: self.buffers[i * SLOT..].as_mut_ptr().cast(),
@@ -52,17 +54,34 @@ impl RecvBatch {
             };
             let hdr = &mut self.headers[i].msg_hdr;
             hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             hdr.msg_iov = &mut self.iovecs[i];
             hdr.msg_iovlen = 1;
             hdr.msg_control = self.controls[i].as_mut_ptr().cast();
-            hdr.msg_controllen = CONTROL as _;
-            hdr.msg_flags = 0;
-            self.headers[i].msg_len = 0;
+            self.reset(i);
         }
-        // SAFETY: `headers` holds BATCH initialised headers whose pointers reference live
-        // buffers owned by `self` (address storage, one iovec each into `buffers` with a
-        // length within its slot, control space); the fd is open for the call's duration.
+        self.ready_for = len;
+    }
+
+    /// Restores the fields the kernel writes back into header `i`.
+    fn reset(&mut self, i: usize) {
+        let hdr = &mut self.headers[i].msg_hdr;
+        hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_controllen = CONTROL as _;
+        hdr.msg_flags = 0;
+        self.headers[i].msg_len = 0;
+    }
+
+    /// Reads up to `BATCH` datagrams of at most `limit` bytes each (longer ones are marked
+    /// truncated with their real length). Returns how many.
+    pub(crate) fn recv(&mut self, socket: &UdpSocket, limit: usize) -> io::Result<usize> {
+        let len = limit.min(SLOT);
+        if self.ready_for != len {
+            self.set_up(len);
+        }
+        // SAFETY: `set_up` pointed the BATCH headers at buffers owned by `self` (address
+        // storage, one iovec each into `buffers` within its slot, control space); those Vecs
+        // never reallocate, so the pointers stay valid; `reset` restored what the kernel
+        // writes back. The fd is open for the call's duration.
         let n = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
@@ -85,6 +104,7 @@ impl RecvBatch {
                 from,
                 drops,
             });
+            self.reset(i); // only the headers the kernel filled need resetting
         }
         Ok(n as usize)
     }
@@ -112,6 +132,9 @@ impl RecvBatch {
 
 /// The cumulative kernel drop count carried by an `SO_RXQ_OVFL` control message, if any.
 fn overflow_count(hdr: &libc::msghdr) -> Option<u32> {
+    if hdr.msg_controllen < size_of::<libc::cmsghdr>() as _ {
+        return None; // the common case: no drops to report
+    }
     // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR only walk within
     // `msg_control[..msg_controllen]`, and each header found is valid to read.
     unsafe {

@@ -51,6 +51,7 @@ pub(crate) fn read_port(
         return Drain::Closed;
     };
     let mut read = 0;
+    let stops = handle.shared.stops.get();
     loop {
         let (n, limit) = match recv_batch(handle, id, recv) {
             Batch::Got { n, limit } => (n, limit),
@@ -69,7 +70,7 @@ pub(crate) fn read_port(
             let _ = lent.call("datagram_received", |p, cx| {
                 p.datagram_received(cx, data, datagram.from)
             });
-            if !is_listening(handle, id) {
+            if handle.shared.stops.get() != stops && !is_listening(handle, id) {
                 flush(&handle.shared, send);
                 return Drain::Closed; // stopped by its protocol: deliver nothing more
             }

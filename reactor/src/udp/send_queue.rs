@@ -59,7 +59,7 @@ pub(crate) fn flush(shared: &Shared, batch: &mut SendBatch) {
             i += 1; // the port closed meanwhile: its datagrams go nowhere
             continue;
         };
-        let same = if batch.gso_available() {
+        let same = if batch.gso_available() && pair_starts_at(entries, i) {
             same_shape_run(entries, i)
         } else {
             1
@@ -70,7 +70,7 @@ pub(crate) fn flush(shared: &Shared, batch: &mut SendBatch) {
         }
         let mut k = 0;
         while k < BATCH && i + k < entries.len() && entries[i + k].port == slot.id {
-            if k > 0 && batch.gso_available() && same_shape_run(entries, i + k) >= 2 {
+            if k > 0 && batch.gso_available() && pair_starts_at(entries, i + k) {
                 break; // leave that run to GSO
             }
             let e = entries[i + k];
@@ -82,6 +82,14 @@ pub(crate) fn flush(shared: &Shared, batch: &mut SendBatch) {
     }
     bytes.clear();
     entries.clear();
+}
+
+/// Whether entries `i` and `i + 1` could leave together by GSO.
+fn pair_starts_at(entries: &[Queued], i: usize) -> bool {
+    match (entries.get(i), entries.get(i + 1)) {
+        (Some(a), Some(b)) => a.len > 0 && a.port == b.port && a.to == b.to && a.len == b.len,
+        _ => false,
+    }
 }
 
 /// How many entries from `i` share its port, destination and size (at most what one GSO call

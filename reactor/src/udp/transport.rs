@@ -139,6 +139,7 @@ impl Transport {
             log::warn!(target: "gyre::udp", "{}: deregister failed: {e}", slot.name);
         }
         slot.state = PortState::Stopping(done.clone());
+        shared.stops.set(shared.stops.get() + 1);
         shared.port_work.borrow_mut().stopping.push(self.id);
         done
     }

@@ -21,9 +21,10 @@
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/run.rs"]
+mod run;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use gyre::prelude::*;
 use gyre::protocols::Echo;
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
     let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
     let seconds: Option<f64> = args.get_opt(USAGE, "--seconds");
 
-    let mut reactor = match Reactor::new() {
+    let reactor = match Reactor::new() {
         Ok(reactor) => reactor,
         Err(e) => {
             eprintln!("cannot create the reactor: {e}");
@@ -54,16 +55,5 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
-    if let Some(seconds) = seconds {
-        reactor.call_later(Duration::from_secs_f64(seconds), |r| {
-            let _ = r.stop();
-        });
-    }
-    match reactor.run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    run::run_for(reactor, seconds)
 }

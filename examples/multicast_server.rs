@@ -29,10 +29,11 @@
 mod args;
 #[path = "common/multicast.rs"]
 mod multicast;
+#[path = "common/run.rs"]
+mod run;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use gyre::prelude::*;
 use gyre::protocols::bytes_repr;
@@ -83,7 +84,7 @@ fn main() -> ExitCode {
     let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
     let seconds: Option<f64> = args.get_opt(USAGE, "--seconds");
 
-    let mut reactor = Reactor::new().expect("create the reactor");
+    let reactor = Reactor::new().expect("create the reactor");
     let bind = multicast::bind_address(&group);
     let options = ListenOptions::new(port)
         .interface(bind)
@@ -93,16 +94,5 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
-    if let Some(seconds) = seconds {
-        reactor.call_later(Duration::from_secs_f64(seconds), |r| {
-            let _ = r.stop();
-        });
-    }
-    match reactor.run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    run::run_for(reactor, seconds)
 }

@@ -15,12 +15,12 @@ const CONTROL: usize = 64;
 
 /// Receive buffers for one batch, reused for every port.
 pub(crate) struct RecvBatch {
-    buffers: Vec<u8>,
+    pub(super) buffers: Vec<u8>,
     headers: Vec<libc::mmsghdr>,
     iovecs: Vec<libc::iovec>,
     addrs: Vec<libc::sockaddr_storage>,
     controls: Vec<[u64; CONTROL / 8]>,
-    meta: Vec<Datagram>,
+    pub(super) meta: Vec<Datagram>,
     /// The iovec length the headers are set up for (0: not set up yet).
     ready_for: usize,
 }
@@ -107,26 +107,6 @@ impl RecvBatch {
             self.reset(i); // only the headers the kernel filled need resetting
         }
         Ok(n as usize)
-    }
-
-    /// Puts one datagram in slot 0 (for in-memory sockets); returns 1.
-    pub(crate) fn fill(&mut self, data: &[u8], from: SocketAddr) -> usize {
-        let n = data.len().min(SLOT);
-        self.buffers[..n].copy_from_slice(&data[..n]);
-        self.meta.clear();
-        self.meta.push(Datagram {
-            len: data.len(),
-            from,
-            drops: None,
-        });
-        1
-    }
-
-    /// The `i`th datagram of the last batch and its bytes (cut to the slot if truncated).
-    pub(crate) fn get(&self, i: usize) -> (Datagram, &[u8]) {
-        let d = self.meta[i];
-        let start = i * SLOT;
-        (d, &self.buffers[start..start + d.len.min(SLOT)])
     }
 }
 

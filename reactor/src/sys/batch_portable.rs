@@ -10,8 +10,8 @@ use super::{BATCH, Datagram, SLOT};
 
 /// Receive buffers for one batch, reused for every port.
 pub(crate) struct RecvBatch {
-    buffers: Vec<u8>,
-    meta: Vec<Datagram>,
+    pub(super) buffers: Vec<u8>,
+    pub(super) meta: Vec<Datagram>,
 }
 
 impl RecvBatch {
@@ -44,26 +44,6 @@ impl RecvBatch {
             }
         }
         Ok(self.meta.len())
-    }
-
-    /// Puts one datagram in slot 0 (for in-memory sockets); returns 1.
-    pub(crate) fn fill(&mut self, data: &[u8], from: SocketAddr) -> usize {
-        let n = data.len().min(SLOT);
-        self.buffers[..n].copy_from_slice(&data[..n]);
-        self.meta.clear();
-        self.meta.push(Datagram {
-            len: data.len(),
-            from,
-            drops: None,
-        });
-        1
-    }
-
-    /// The `i`th datagram of the last batch and its bytes (cut to the slot if truncated).
-    pub(crate) fn get(&self, i: usize) -> (Datagram, &[u8]) {
-        let d = self.meta[i];
-        let start = i * SLOT;
-        (d, &self.buffers[start..start + d.len.min(SLOT)])
     }
 }
 

@@ -309,3 +309,27 @@ mod batch;
 mod batch;
 
 pub(crate) use batch::{GSO_MAX_SEGMENTS, RecvBatch, SendBatch};
+
+/// What both receive paths share: slot 0 filled by hand (in-memory sockets), and reading a
+/// datagram back. Each `RecvBatch` has `buffers` (BATCH slots of SLOT bytes) and `meta`.
+impl RecvBatch {
+    /// Puts one datagram in slot 0 (for in-memory sockets); returns 1.
+    pub(crate) fn fill(&mut self, data: &[u8], from: SocketAddr) -> usize {
+        let n = data.len().min(SLOT);
+        self.buffers[..n].copy_from_slice(&data[..n]);
+        self.meta.clear();
+        self.meta.push(Datagram {
+            len: data.len(),
+            from,
+            drops: None,
+        });
+        1
+    }
+
+    /// The `i`th datagram of the last batch and its bytes (cut to the slot if truncated).
+    pub(crate) fn get(&self, i: usize) -> (Datagram, &[u8]) {
+        let d = self.meta[i];
+        let start = i * SLOT;
+        (d, &self.buffers[start..start + d.len.min(SLOT)])
+    }
+}

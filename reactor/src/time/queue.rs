@@ -20,9 +20,11 @@
 //!
 //! * **ring**: `RING` buckets (about 4.4 s of nanoseconds), bucket `b` at index `b % RING`.
 //!   A bucket is an unsorted list of entries, so scheduling into it is an append, plus one
-//!   bit in an occupancy bitmap (one bit per bucket, `RING / 64` words). An entry keeps only
-//!   the low `SHIFT` bits of its deadline, since the bucket gives the rest: 16 bytes instead
-//!   of an item's 24. The lists are made of fixed-size chunks from one shared pool: no
+//!   bit in an occupancy bitmap (one bit per bucket, `RING / 64` words). An entry takes 12
+//!   bytes, not an item's 24: its slot, the low `SHIFT` bits of its deadline (the bucket
+//!   gives the rest) and the low 32 bits of its `seq`; the full item is rebuilt from the
+//!   slot when the bucket is moved. The lists are made of fixed-size chunks from one shared
+//!   pool: no
 //!   entry is ever copied to grow a bucket, and a drained bucket hands its chunks back, so
 //!   the pool only grows to the most chunks the ring ever had in use at once.
 //! * **ready**: a 4-ary min-heap. Items whose bucket is below the cursor (due soon, or in
@@ -38,11 +40,10 @@
 //! The ring keeps one invariant: every entry in it has a bucket `>= cursor`, so a deadline
 //! of at least `cursor << SHIFT`. So if the ready root's deadline is below that, or below
 //! the first tick of the first occupied bucket (found by scanning the bitmap from the
-//! cursor), no ring entry can come before it.
-//! Otherwise the queue *moves* that first occupied bucket into `ready`: it checks each entry
-//! against its slot and drops the dead ones (so cancelled timers never enter a heap), then
-//! heapifies, and looks again. The earliest entry is then the smaller of the ready root and
-//! the far root.
+//! cursor), no ring entry can come before it. Otherwise the queue *moves* that first
+//! occupied bucket into `ready`: it checks each entry against its slot and drops the dead
+//! ones (so cancelled timers never enter a heap), then heapifies, and looks again. The
+//! earliest entry is then the smaller of the ready root and the far root.
 //!
 //! The cursor advances as buckets are moved out, skipping any number of empty ones, but
 //! never beyond the bucket after the latest `now` given to [`TimerQueue::pop_due`] (the
@@ -59,6 +60,13 @@
 //! when an item is popped, every item that compares before it is already in a heap, and
 //! the far root is compared with it. Equal deadlines therefore fire in scheduling order
 //! whichever regions their items sat in.
+//!
+//! A ring entry is checked against its slot with only 32 bits of `seq`. A stale entry
+//! passes only if its slot now holds an entry with exactly the same deadline and a `seq`
+//! that differs by a multiple of 2^32 (scheduled four billion schedules later). The item
+//! rebuilt from the slot is then identical to that entry's own item, so the entry still
+//! fires once and in order: the spare copy is found dead when it reaches the root, as is
+//! the copy left when an entry is rescheduled away and back to the same deadline.
 //!
 //! # Cancel, reschedule and garbage
 //!
@@ -84,7 +92,7 @@
 //!   of about one bucket, not of the whole queue. Items placed in `far` pay O(log n), as in
 //!   a plain heap.
 //! * Memory: one slot per pending entry (24 bytes for an 8-byte payload: the slab stores
-//!   `seq + 1` as a `NonZeroU64`, which gives the enum a niche for its tag), plus 16 bytes
+//!   `seq + 1` as a `NonZeroU64`, which gives the enum a niche for its tag), plus 12 bytes
 //!   per ring entry or 24 per heap item, plus garbage within the bound above. The ring's
 //!   fixed part (its bucket table and bitmap, about 33 KiB) is allocated on first use.
 //!
@@ -129,23 +137,44 @@ impl Item {
     }
 }
 
-/// A ring item: an [`Item`] whose deadline is `(bucket << SHIFT) | offset`, the bucket being
-/// implied by where the entry is stored.
+/// A ring item in 12 bytes: the deadline is `(bucket << SHIFT) | offset`, the bucket being
+/// implied by where the entry is stored, and only the low 32 bits of `seq` are kept. The
+/// full item is rebuilt from the slot when the bucket is moved.
 #[derive(Clone, Copy)]
 struct Entry {
-    seq: u64,
     slot: u32,
     offset: u32,
+    seq_low: u32,
 }
 
 impl Entry {
     #[inline]
-    fn item(self, bucket_start: u64) -> Item {
-        Item {
-            deadline: bucket_start | u64::from(self.offset),
-            seq: self.seq,
-            slot: self.slot,
+    fn new(item: &Item) -> Entry {
+        Entry {
+            slot: item.slot,
+            offset: (item.deadline & ((1 << SHIFT) - 1)) as u32,
+            seq_low: item.seq as u32,
         }
+    }
+
+    /// The item this entry stands for, if its slot still holds a pending entry with this
+    /// deadline and these low `seq` bits (see the module docs on why that is enough).
+    #[inline]
+    fn live_item<C>(self, slots: &[Slot<C>], bucket_start: u64) -> Option<Item> {
+        let deadline = bucket_start | u64::from(self.offset);
+        let Slot::Pending {
+            deadline: d, seq, ..
+        } = &slots[self.slot as usize]
+        else {
+            return None;
+        };
+        let seq = seq.get();
+        let item = Item {
+            deadline,
+            seq,
+            slot: self.slot,
+        };
+        (*d == deadline && seq as u32 == self.seq_low).then_some(item)
     }
 }
 
@@ -491,8 +520,7 @@ impl<C> TimerQueue<C> {
         let before = self.ready.len();
         let (items, slots) = (&mut self.ready.items, &self.slots);
         self.ring.drain(bucket, |entries| {
-            let live = entries.iter().map(|e| e.item(start));
-            items.extend(live.filter(|item| is_live(slots, item)));
+            items.extend(entries.iter().filter_map(|e| e.live_item(slots, start)));
         });
         self.ready.restore_from(before);
         if bucket <= self.clock {
@@ -531,7 +559,9 @@ impl<C> TimerQueue<C> {
         let slots = &self.slots;
         self.ready.retain(|item| is_live(slots, item));
         self.far.retain(|item| is_live(slots, item));
-        self.ring.retain(self.cursor, |item| is_live(slots, item));
+        self.ring.retain(self.cursor, |entry, start| {
+            entry.live_item(slots, start).is_some()
+        });
     }
 
     #[inline]
@@ -726,8 +756,8 @@ struct Ring {
 }
 
 const NIL: u32 = u32::MAX;
-/// Entries per chunk: 15 × 16 bytes plus the link, 248 bytes in all.
-const CHUNK: usize = 15;
+/// Entries per chunk: 20 × 12 bytes plus the link, 244 bytes in all.
+const CHUNK: usize = 20;
 
 /// A bucket's newest chunk and the entries in it. An empty bucket has no chunk and counts
 /// as full, so a push needs one comparison to know it can write in place.
@@ -764,12 +794,7 @@ impl Ring {
         if self.tails.is_empty() {
             self.allocate();
         }
-        let entry = Entry {
-            seq: item.seq,
-            slot: item.slot,
-            offset: (item.deadline & ((1 << SHIFT) - 1)) as u32,
-        };
-        self.push_entry((bucket % RING as u64) as usize, entry);
+        self.push_entry((bucket % RING as u64) as usize, Entry::new(&item));
     }
 
     #[inline]
@@ -856,8 +881,8 @@ impl Ring {
         }
     }
 
-    /// Keeps the entries `keep` accepts (shown as items).
-    fn retain(&mut self, cursor: u64, mut keep: impl FnMut(&Item) -> bool) {
+    /// Keeps the entries `keep` accepts, given with their bucket's first tick.
+    fn retain(&mut self, cursor: u64, mut keep: impl FnMut(Entry, u64) -> bool) {
         let start = (cursor % RING as u64) as usize;
         let mut kept = Vec::new();
         for w in 0..self.occupied.len() {
@@ -867,7 +892,7 @@ impl Ring {
                 bits &= bits - 1;
                 let bucket_start = (cursor + ((i + RING - start) % RING) as u64) << SHIFT;
                 self.drain_index(i, |entries| {
-                    kept.extend(entries.iter().filter(|e| keep(&e.item(bucket_start))));
+                    kept.extend(entries.iter().filter(|e| keep(**e, bucket_start)));
                 });
                 kept.drain(..).for_each(|e| self.push_entry(i, e));
             }
@@ -1187,6 +1212,23 @@ mod tests {
         assert_eq!(q.next_deadline(), Some(MS + 1));
         assert_eq!(q.ready.len(), 50, "the dead half was dropped while moving");
         assert_eq!(drain(&mut q, 2 * MS).len(), 50);
+    }
+
+    #[test]
+    fn a_stale_ring_entry_matching_32_bits_of_a_newer_seq_fires_nothing_twice() {
+        let mut q = TimerQueue::new();
+        let a = q.schedule(5 * MS, 0);
+        q.schedule(5 * MS, 1);
+        q.cancel(a);
+        // Four billion schedules later, a's slot is reused for the same deadline: a's stale
+        // ring entry now matches the new entry in the 32 bits of `seq` it keeps.
+        q.next_seq = a.seq + (1 << 32);
+        let b = q.schedule(5 * MS, 2);
+        assert_eq!((b.slot, b.seq as u32), (a.slot, a.seq as u32));
+        q.schedule(5 * MS, 3);
+        assert_eq!(q.stored(), 4);
+        assert_eq!(drain(&mut q, 5 * MS), [1, 2, 3]);
+        assert_eq!(q.stored(), 0);
     }
 
     #[test]

@@ -315,30 +315,57 @@ fn gyre_fire(q: &mut TimerQueue<u64>, now: u64, fired: &mut Vec<u64>) {
 }
 
 fn run_gyre(w: &Workload, ids: &mut Vec<TimerId>, fired: &mut Vec<u64>) -> Outcome {
-    let n = w.n();
+    let phases = Phases {
+        schedule: gyre_schedule,
+        cancel: gyre_cancel,
+        fire: gyre_fire,
+        is_empty: |q: &TimerQueue<u64>| q.is_empty(),
+    };
+    measure(w, ids, fired, TimerQueue::new, phases)
+}
+
+/// Cancels the ids in the given order; returns how many were pending and their payload sum.
+type CancelPhase<Q, I> = fn(&mut Q, &[u32], &[I]) -> (usize, u64);
+
+/// The three timed phases of one synchronous structure, and how to check it ended empty.
+struct Phases<Q, I> {
+    schedule: fn(&mut Q, &[u64], &mut Vec<I>),
+    cancel: CancelPhase<Q, I>,
+    fire: fn(&mut Q, u64, &mut Vec<u64>),
+    is_empty: fn(&Q) -> bool,
+}
+
+/// Times schedule, cancel and fire on `q` (built inside the memory window) for workload `w`.
+fn measure<Q, I>(
+    w: &Workload,
+    ids: &mut Vec<I>,
+    fired: &mut Vec<u64>,
+    q: impl FnOnce() -> Q,
+    phases: Phases<Q, I>,
+) -> Outcome {
     ids.clear();
     fired.clear();
     let base = memory_baseline();
-    let mut q: TimerQueue<u64> = TimerQueue::new();
+    let mut q = q();
 
     let t = Instant::now();
-    gyre_schedule(&mut q, &w.deadlines, ids);
+    (phases.schedule)(&mut q, &w.deadlines, ids);
     let schedule = t.elapsed();
 
     let t = Instant::now();
-    let (cancel_count, cancel_sum) = gyre_cancel(&mut q, &w.cancel_order, ids);
+    let (cancel_count, cancel_sum) = (phases.cancel)(&mut q, &w.cancel_order, ids);
     let cancel = t.elapsed();
 
     let t = Instant::now();
-    gyre_fire(&mut q, black_box(HORIZON), fired);
+    (phases.fire)(&mut q, black_box(HORIZON), fired);
     let fire = t.elapsed();
 
     let peak_bytes = memory_peak_since(base);
-    assert!(q.is_empty());
+    assert!((phases.is_empty)(&q));
     drop(q);
     Outcome {
         sample: Sample {
-            schedule_ns: per_op(schedule, n),
+            schedule_ns: per_op(schedule, w.n()),
             cancel_ns: per_op(cancel, w.cancel_order.len()),
             fire_ns: per_op(fire, w.to_fire()),
             peak_bytes,
@@ -469,37 +496,13 @@ fn heap_fire(q: &mut HeapQueue, now: u64, fired: &mut Vec<u64>) {
 }
 
 fn run_heap(w: &Workload, ids: &mut Vec<HeapHandle>, fired: &mut Vec<u64>) -> Outcome {
-    let n = w.n();
-    ids.clear();
-    fired.clear();
-    let base = memory_baseline();
-    let mut q = HeapQueue::new();
-
-    let t = Instant::now();
-    heap_schedule(&mut q, &w.deadlines, ids);
-    let schedule = t.elapsed();
-
-    let t = Instant::now();
-    let (cancel_count, cancel_sum) = heap_cancel(&mut q, &w.cancel_order, ids);
-    let cancel = t.elapsed();
-
-    let t = Instant::now();
-    heap_fire(&mut q, black_box(HORIZON), fired);
-    let fire = t.elapsed();
-
-    let peak_bytes = memory_peak_since(base);
-    assert!(q.heap.is_empty());
-    drop(q);
-    Outcome {
-        sample: Sample {
-            schedule_ns: per_op(schedule, n),
-            cancel_ns: per_op(cancel, w.cancel_order.len()),
-            fire_ns: per_op(fire, w.to_fire()),
-            peak_bytes,
-        },
-        cancel_count,
-        cancel_sum,
-    }
+    let phases = Phases {
+        schedule: heap_schedule,
+        cancel: heap_cancel,
+        fire: heap_fire,
+        is_empty: |q: &HeapQueue| q.heap.is_empty(),
+    };
+    measure(w, ids, fired, HeapQueue::new, phases)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{example, run_bounded};
+use common::{example, run_bounded, start_logging_example};
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
@@ -64,38 +64,9 @@ fn timers_example_rejects_bad_flags() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ticks"));
 }
 
-/// Starts an example with piped output; returns the child and the port it logged
-/// (`… starting on PORT`), reading its stderr until then.
+/// Starts `echo_server` and returns it, its port, and its collected stderr.
 fn start_server(args: &[&str]) -> (Child, u16, std::thread::JoinHandle<String>) {
-    let mut child = example("echo_server")
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn echo_server");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let port = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "echo_server ended early: {seen}"
-        );
-        seen.push_str(&line);
-        if let Some((_, port)) = line.trim_end().rsplit_once("starting on ") {
-            break port.parse().unwrap();
-        }
-    };
-    let rest = std::thread::spawn(move || {
-        let mut all = seen;
-        for line in stderr.lines() {
-            all.push_str(&line.unwrap());
-            all.push('\n');
-        }
-        all
-    });
-    (child, port, rest)
+    start_logging_example("echo_server", args)
 }
 
 fn wait_bounded(child: &mut Child, cap: Duration) -> std::process::ExitStatus {

@@ -154,27 +154,9 @@ impl Script {
 }
 
 /// Starts a gyre example that logs `… starting on PORT`, and returns it with that port.
-#[allow(clippy::zombie_processes)] // the caller stops and waits for the child it gets back
 fn gyre_server(name: &str, args: &[&str]) -> (Child, u16) {
-    let mut child = example(name)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    loop {
-        let mut line = String::new();
-        if err.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait();
-            panic!("{name} ended early: {status:?}");
-        }
-        if let Some((_, port)) = line.trim_end().rsplit_once("starting on ") {
-            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-            return (child, port.parse().unwrap());
-        }
-    }
+    let (child, port, _stderr) = common::start_logging_example(name, args);
+    (child, port)
 }
 
 fn stop(mut child: Child) -> String {

@@ -153,3 +153,42 @@ pub fn run_bounded(mut command: Command, cap: Duration) -> Output {
     }
     child.wait_with_output().expect("collect output")
 }
+
+/// Starts an example that logs `… starting on PORT` (with `RUST_LOG=info`) and returns it, the
+/// port, and a thread collecting the rest of its stderr (everything it logged, once it ends).
+#[allow(clippy::zombie_processes)] // the caller stops and waits for the child it gets back
+pub fn start_logging_example(
+    name: &str,
+    args: &[&str],
+) -> (std::process::Child, u16, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = example(name)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the example");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let port = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait();
+            panic!("{name} ended early ({status:?}): {seen}");
+        }
+        seen.push_str(&line);
+        if let Some((_, port)) = line.trim_end().rsplit_once("starting on ") {
+            break port.parse().unwrap();
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut all = seen;
+        for line in stderr.lines() {
+            all.push_str(&line.unwrap());
+            all.push('\n');
+        }
+        all
+    });
+    (child, port, rest)
+}

@@ -189,17 +189,24 @@ fn a_million_callbacks_do_not_overflow_the_stack() {
     assert_eq!(value(&d), 1_000_000);
 }
 
-#[test]
-fn a_hundred_thousand_nested_deferreds_resolve_iteratively() {
-    const N: usize = 100_000;
-    let ds: Vec<Deferred<usize>> = (0..=N).map(|_| Deferred::new()).collect();
-    for i in 0..N {
+/// `n + 1` Deferreds where each of the first `n` has fired and waits on the next (its
+/// callback returned it); only the last is unfired.
+fn waiting_line(n: usize) -> Vec<Deferred<usize>> {
+    let ds: Vec<Deferred<usize>> = (0..=n).map(|_| Deferred::new()).collect();
+    for i in 0..n {
         let next = ds[i + 1].clone();
         ds[i].add_callback(move |_| next);
     }
-    for d in &ds[..N] {
+    for d in &ds[..n] {
         d.callback(0).unwrap(); // each now waits on the next
     }
+    ds
+}
+
+#[test]
+fn a_hundred_thousand_nested_deferreds_resolve_iteratively() {
+    const N: usize = 100_000;
+    let ds = waiting_line(N);
     let seen = Rc::new(RefCell::new(None));
     let s = seen.clone();
     ds[0].add_callback(move |v| {
@@ -214,14 +221,7 @@ fn a_hundred_thousand_nested_deferreds_resolve_iteratively() {
 #[test]
 fn dropping_a_hundred_thousand_waiting_deferreds_does_not_overflow_the_stack() {
     const N: usize = 100_000;
-    let ds: Vec<Deferred<usize>> = (0..=N).map(|_| Deferred::new()).collect();
-    for i in 0..N {
-        let next = ds[i + 1].clone();
-        ds[i].add_callback(move |_| next);
-    }
-    for d in &ds[..N] {
-        d.callback(0).unwrap();
-    }
+    let ds = waiting_line(N);
     assert!(!ds[0].is_paused() && ds[0].take_result().is_none()); // waiting
     // Now each inner Deferred's last link owns its outer one. Drop every handle, innermost
     // last, so one drop has to release the whole line.

@@ -1,4 +1,4 @@
-//! UDP echo benchmark: gyre's `echo_server` example against four baseline echo servers, on
+//! UDP echo benchmark: gyre's `echo_server` example against five baseline echo servers, on
 //! loopback, in the same run.
 //!
 //! Run it with:
@@ -23,12 +23,15 @@
 //! * **gyre**: `examples/echo_server.rs --quiet --port 0 --interface 127.0.0.1`, built by the
 //!   bench with `cargo build --release --example echo_server` (whatever the engine is today);
 //! * **recvmmsg**: a blocking loop of `recvmmsg`/`sendmmsg`, 32 datagrams a batch (libc);
+//! * **recvmmsg+gso**: the same loop, replying to each run of same-size datagrams from one
+//!   sender with one GSO `sendmsg` (`UDP_SEGMENT`): the fair limit for gyre, which sends with
+//!   GSO too;
 //! * **recv_from**: a blocking `std::net::UdpSocket::recv_from` / `send_to` loop;
 //! * **mio**: a bare `mio` loop, edge-triggered, draining until `WouldBlock`, `send_to` each;
 //! * **tokio**: a current-thread tokio runtime, `UdpSocket::recv_from(..).await` then
 //!   `send_to(..).await`.
 //!
-//! The four baselines live in this bench (`echo/serve.rs`): the bench re-executes itself as
+//! The five baselines live in this bench (`echo/serve.rs`): the bench re-executes itself as
 //! `echo --serve KIND`. Every server is pinned to core 1 and the load generator to core 0.
 //!
 //! # What is measured

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
     let seconds: Option<f64> = args.get_opt(USAGE, "--seconds");
 
-    let reactor = match Reactor::new() {
+    let mut reactor = match Reactor::new() {
         Ok(reactor) => reactor,
         Err(e) => {
             eprintln!("cannot create the reactor: {e}");

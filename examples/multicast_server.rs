@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
     let seconds: Option<f64> = args.get_opt(USAGE, "--seconds");
 
-    let reactor = Reactor::new().expect("create the reactor");
+    let mut reactor = Reactor::new().expect("create the reactor");
     let bind = multicast::bind_address(&group);
     let options = ListenOptions::new(port)
         .interface(bind)

@@ -18,7 +18,7 @@ fn resolved(reactor: &mut Reactor, name: &str) -> Result<IpAddr, Failure> {
 
 #[test]
 fn literals_and_the_empty_name_answer_at_once() {
-    let reactor = reactor();
+    let mut reactor = reactor();
     let d = reactor.resolve("127.0.0.2");
     assert_eq!(d.take_result().unwrap().unwrap().to_string(), "127.0.0.2");
     let d = reactor.resolve("::1");
@@ -53,7 +53,7 @@ fn an_unknown_host_fails_with_a_dns_lookup_error_naming_it() {
 struct Silent;
 
 impl Resolver for Silent {
-    fn resolve(&self, _: &str, _: &Handle) -> Deferred<Vec<IpAddr>> {
+    fn resolve(&self, _: &str, _: &mut Core) -> Deferred<Vec<IpAddr>> {
         Deferred::new()
     }
 }
@@ -91,7 +91,7 @@ fn a_lookup_that_takes_too_long_times_out() {
 fn a_resolver_answer_with_no_address_is_a_lookup_error() {
     struct Empty;
     impl Resolver for Empty {
-        fn resolve(&self, _: &str, _: &Handle) -> Deferred<Vec<IpAddr>> {
+        fn resolve(&self, _: &str, _: &mut Core) -> Deferred<Vec<IpAddr>> {
             Deferred::succeeded(vec![])
         }
     }

@@ -12,7 +12,7 @@ use gyre::udp::ListenOptions;
 
 #[test]
 fn binding_a_busy_port_is_cannot_listen_naming_the_address() {
-    let reactor = reactor();
+    let mut reactor = reactor();
     let (p, _) = Recorder::new();
     let first = reactor.listen_udp_with(loopback(), p).unwrap();
     let taken = first.get_host().unwrap();
@@ -37,7 +37,7 @@ fn binding_a_busy_port_is_cannot_listen_naming_the_address() {
 
 #[test]
 fn a_hostname_interface_is_refused_before_any_socket_exists() {
-    let reactor = reactor();
+    let mut reactor = reactor();
     let (p, log) = Recorder::new();
     let err = reactor
         .listen_udp_with(ListenOptions::new(0).interface("localhost"), p)
@@ -53,7 +53,7 @@ fn a_hostname_interface_is_refused_before_any_socket_exists() {
 
 #[test]
 fn write_refuses_hostnames_wrong_families_and_oversized_datagrams() {
-    let reactor = reactor();
+    let mut reactor = reactor();
     let (p, _) = Recorder::new();
     let port = reactor.listen_udp_with(loopback(), p).unwrap();
     let err = port.write_to(b"x", ("example.com", 9)).unwrap_err();
@@ -79,7 +79,7 @@ fn write_refuses_hostnames_wrong_families_and_oversized_datagrams() {
 
 #[test]
 fn an_ipv6_only_port_refuses_ipv4_destinations() {
-    let reactor = reactor();
+    let mut reactor = reactor();
     let (p, _) = Recorder::new();
     let Ok(port) =
         reactor.listen_udp_with(ListenOptions::new(0).interface("::1").dual_stack(false), p)

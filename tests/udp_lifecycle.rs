@@ -215,7 +215,7 @@ fn a_failing_start_protocol_closes_the_port_and_returns_the_failure() {
             Ok(())
         }
     }
-    let reactor = reactor();
+    let mut reactor = reactor();
     let err = reactor.listen_udp_with(loopback(), Refuses).unwrap_err();
     assert!(
         matches!(&err, gyre::error::ListenError::StartFailed(f) if f.message() == "not today"),

@@ -81,7 +81,7 @@ fn a_dual_stack_port_receives_ipv4_as_mapped_addresses_and_answers_them() {
 
 #[test]
 fn port_zero_picks_a_free_port_and_get_host_reports_it() {
-    let reactor = reactor();
+    let mut reactor = reactor();
     let (p, _) = Recorder::new();
     let port = reactor.listen_udp_with(loopback(), p).unwrap();
     let host = port.get_host().unwrap();
@@ -95,7 +95,7 @@ fn port_zero_picks_a_free_port_and_get_host_reports_it() {
 
 #[test]
 fn socket_options_round_trip() {
-    let reactor = reactor();
+    let mut reactor = reactor();
     let (p, _) = Recorder::new();
     let port = reactor
         .listen_udp_with(

@@ -175,6 +175,7 @@ fn render(config: &Config, counts: &[Count]) -> String {
         "Ir idle",
         "Ir / echo",
         "× recvmmsg",
+        "× recvmmsg+gso",
         "× tokio",
         "≤ 100?",
     ]);
@@ -196,6 +197,7 @@ fn render(config: &Config, counts: &[Count]) -> String {
             thousands(c.idle_ir as f64),
             one_decimal(v),
             times(v / per(ServerKind::Recvmmsg, c)),
+            times(v / per(ServerKind::RecvmmsgGso, c)),
             times(v / per(ServerKind::Tokio, c)),
             crate::report::verdict(v, v <= TARGET),
         ]);

@@ -1,8 +1,22 @@
-//! Batched datagram I/O with `recvmmsg`/`sendmmsg`, for the recvmmsg baseline server and for
+//! Batched datagram I/O with `recvmmsg`/`sendmmsg`, for the recvmmsg baseline servers and for
 //! the load generator (so the generator spends far less per datagram than any server).
+//!
+//! The recvmmsg+gso baseline replies with UDP generic segmentation offload instead: one
+//! `sendmsg` whose `UDP_SEGMENT` control message tells the kernel to cut the buffer into
+//! datagrams of that size ([`Batch::echo_back_gso`]).
 
 use std::io;
 use std::os::fd::RawFd;
+
+/// Most datagrams one GSO send carries (the kernel's `UDP_MAX_SEGMENTS`: 64 before Linux 6.9,
+/// 128 since).
+const GSO_MAX_SEGMENTS: usize = 64;
+/// Most bytes one GSO send carries: the largest UDP payload over IPv4 (65,535 less the IP and
+/// UDP headers).
+const GSO_MAX_BYTES: usize = 65_507;
+/// Bytes of a sender's address compared when grouping datagrams: enough for a
+/// `sockaddr_in6` (28) or a `sockaddr_in` (16).
+const SENDER_BYTES: usize = 32;
 
 /// `slots` buffers of `slot_size` bytes in one allocation, with the headers `recvmmsg` and
 /// `sendmmsg` need. The headers point into the batch's own vectors, whose heap storage never
@@ -112,7 +126,98 @@ impl Batch {
         for i in 0..n {
             self.iovs[i].iov_len = self.lens[i];
         }
-        self.send_prepared(fd, n)
+        self.send_prepared(fd, 0, n)
+    }
+
+    /// Like [`Batch::echo_back`] (after a receive with names), but each run of two or more
+    /// consecutive datagrams of the same non-zero size from the same sender goes back in one
+    /// `sendmsg` with a `UDP_SEGMENT` control message; the others go by `sendmmsg`, as does a
+    /// run the kernel refuses to segment. Returns how many went out.
+    pub fn echo_back_gso(&mut self, fd: RawFd, n: usize) -> usize {
+        if n < 2 {
+            return self.echo_back(fd, n);
+        }
+        for (iov, &len) in self.iovs[..n].iter_mut().zip(&self.lens[..n]) {
+            iov.iov_len = len;
+        }
+        let (mut sent, mut plain_from, mut i) = (0, 0, 0);
+        while i < n {
+            let run = self.gso_run(i, n);
+            if run < 2 {
+                i += 1;
+                continue;
+            }
+            sent += self.send_prepared(fd, plain_from, i);
+            sent += match self.send_gso(fd, i, run) {
+                Ok(()) => run,
+                Err(_) => self.send_prepared(fd, i, i + run),
+            };
+            i += run;
+            plain_from = i;
+        }
+        sent + self.send_prepared(fd, plain_from, n)
+    }
+
+    /// How many datagrams from `start` (before `end`) have the size and the sender of the
+    /// one at `start`, within one GSO send's limits; 1 for an empty datagram.
+    fn gso_run(&self, start: usize, end: usize) -> usize {
+        let size = self.lens[start];
+        let name_len = self.hdrs[start].msg_hdr.msg_namelen;
+        if size == 0 || name_len as usize > SENDER_BYTES {
+            return 1;
+        }
+        let most = (end - start)
+            .min(GSO_MAX_SEGMENTS)
+            .min(GSO_MAX_BYTES / size);
+        let first_name = address_words(&self.addrs[start]);
+        let range = start..start + most;
+        let same = self.lens[range.clone()]
+            .iter()
+            .zip(&self.hdrs[range.clone()])
+            .zip(&self.addrs[range])
+            .skip(1)
+            .take_while(|((len, hdr), addr)| {
+                **len == size
+                    && hdr.msg_hdr.msg_namelen == name_len
+                    && address_words(addr) == first_name
+            })
+            .count();
+        1 + same
+    }
+
+    /// One `sendmsg` of the `run` datagrams from `start` (all of one size, to one sender,
+    /// their iovecs already set to that size) with `UDP_SEGMENT` set to that size.
+    fn send_gso(&mut self, fd: RawFd, start: usize, run: usize) -> io::Result<()> {
+        let segment = u16::try_from(self.lens[start]).map_err(io::Error::other)?;
+        // Room for one control message carrying a u16, aligned as `cmsghdr` needs.
+        let mut control = [0u64; 4];
+        // SAFETY: a plain C struct; all-zero is valid (null pointers, zero lengths).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = self.hdrs[start].msg_hdr.msg_name;
+        msg.msg_namelen = self.hdrs[start].msg_hdr.msg_namelen;
+        msg.msg_iov = self.iovs[start..start + run].as_mut_ptr();
+        msg.msg_iovlen = run as _;
+        msg.msg_control = control.as_mut_ptr().cast();
+        // SAFETY: only arithmetic on its argument.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as _;
+        // SAFETY: `msg_control` points at `control` (32 bytes, 8-aligned) and
+        // `msg_controllen` is CMSG_SPACE(2) = 24 ≤ 32, so the first header is not null and
+        // it and its 2 data bytes lie inside `control`.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_UDP;
+            (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
+            libc::CMSG_DATA(cmsg).cast::<u16>().write_unaligned(segment);
+        }
+        // SAFETY: the name points at the sender address `recvmmsg` wrote into `addrs`, the
+        // iovecs at `run` slots of `data` with their lengths, the control at `control`; all
+        // outlive the call, which only reads them.
+        let n = unsafe { libc::sendmsg(fd, &msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Sends the first `n` slots, `len` bytes each, on a connected socket. Returns how many
@@ -132,12 +237,12 @@ impl Batch {
         Ok(sent)
     }
 
-    /// Sends headers `0..n` as prepared, retrying after partial sends; skips a datagram that
-    /// fails (other than by a signal).
-    fn send_prepared(&mut self, fd: RawFd, n: usize) -> usize {
-        let (mut next, mut sent) = (0, 0);
-        while next < n {
-            match self.send_once(fd, next, n) {
+    /// Sends headers `from..to` as prepared, retrying after partial sends; skips a datagram
+    /// that fails (other than by a signal).
+    fn send_prepared(&mut self, fd: RawFd, from: usize, to: usize) -> usize {
+        let (mut next, mut sent) = (from, 0);
+        while next < to {
+            match self.send_once(fd, next, to) {
                 Ok(k) => {
                     next += k;
                     sent += k;
@@ -182,4 +287,15 @@ impl Batch {
             hdr.msg_flags = 0;
         }
     }
+}
+
+/// The first [`SENDER_BYTES`] of an address, as words (cheap to compare). Bytes past the
+/// address's length may be left from an earlier, longer address: two equal senders may then
+/// look different, and merely miss being grouped; different senders never look equal.
+fn address_words(storage: &libc::sockaddr_storage) -> [u64; SENDER_BYTES / 8] {
+    let storage: *const libc::sockaddr_storage = storage;
+    // SAFETY: a `sockaddr_storage` is 128 bytes of plain data without padding, all of them
+    // initialised (zeroed at creation, since written only by the kernel); its first 32
+    // bytes are in bounds, and an unaligned read needs no alignment.
+    unsafe { storage.cast::<[u64; SENDER_BYTES / 8]>().read_unaligned() }
 }

@@ -8,11 +8,11 @@ use crate::suite::{Latency, ServerRun, SizeRun};
 
 /// How every value and ratio below is taken.
 const RATIO_NOTE: &str = "Values are medians over rounds, with their min–max. A ratio \
-    (`× recvmmsg`, `× tokio`, …) is the median of the per-round ratios: each server against \
-    the baseline run in the same round, seconds apart, which cancels the slow drifts of the \
-    VM's speed; the targets table shows the range of those per-round ratios too. A phase \
-    during which other programs used over a fifth of a core is re-run (at most twice) and, \
-    if still disturbed, left out.";
+    (`× recvmmsg`, `× recvmmsg+gso`, `× tokio`, …) is the median of the per-round ratios: \
+    each server against the baseline run in the same round, seconds apart, which cancels the \
+    slow drifts of the VM's speed; the targets table shows the range of those per-round \
+    ratios too. A phase during which other programs used over a fifth of a core is re-run \
+    (at most twice) and, if still disturbed, left out.";
 /// The issue's idle RSS target, in KiB.
 const IDLE_RSS_TARGET_KIB: f64 = 4096.0;
 
@@ -163,6 +163,7 @@ impl Summary {
             "median",
             "min–max",
             "× recvmmsg",
+            "× recvmmsg+gso",
             "× tokio",
             "lost / sent",
         ]);
@@ -176,6 +177,7 @@ impl Summary {
                     thousands(v),
                     ps.throughput.spread(thousands),
                     self.ratio(s.kind, ServerKind::Recvmmsg, size, |p| &p.throughput),
+                    self.ratio(s.kind, ServerKind::RecvmmsgGso, size, |p| &p.throughput),
                     self.ratio(s.kind, ServerKind::Tokio, size, |p| &p.throughput),
                     format!("{} / {}", ps.lost, thousands(ps.sent as f64)),
                 ]);
@@ -225,6 +227,7 @@ impl Summary {
             "ns/echo",
             "min–max",
             "× recvmmsg",
+            "× recvmmsg+gso",
             "× tokio",
         ]);
         for size in PAYLOADS {
@@ -237,6 +240,7 @@ impl Summary {
                     thousands(v),
                     ps.cpu.spread(thousands),
                     self.ratio(s.kind, ServerKind::Recvmmsg, size, |p| &p.cpu),
+                    self.ratio(s.kind, ServerKind::RecvmmsgGso, size, |p| &p.cpu),
                     self.ratio(s.kind, ServerKind::Tokio, size, |p| &p.cpu),
                 ]);
             }

@@ -1,4 +1,4 @@
-//! The four baseline echo servers, run when the bench re-executes itself as
+//! The five baseline echo servers, run when the bench re-executes itself as
 //! `echo --serve KIND SECONDS`.
 //!
 //! Each binds 127.0.0.1 on a port the kernel picks, prints `KIND starting on PORT` to stderr
@@ -10,7 +10,7 @@
 use std::error::Error;
 use std::io::{self, ErrorKind};
 use std::net::UdpSocket;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,10 @@ impl Role {
 pub fn main(role: Role) -> ExitCode {
     let deadline = Instant::now() + role.lifetime;
     let result = match role.kind {
-        ServerKind::Recvmmsg => recvmmsg_loop(deadline),
+        ServerKind::Recvmmsg => recvmmsg_loop(ServerKind::Recvmmsg, Batch::echo_back, deadline),
+        ServerKind::RecvmmsgGso => {
+            recvmmsg_loop(ServerKind::RecvmmsgGso, Batch::echo_back_gso, deadline)
+        }
         ServerKind::RecvFrom => recv_from_loop(deadline),
         ServerKind::Mio => mio_loop(deadline),
         ServerKind::Tokio => tokio_loop(role.lifetime),
@@ -85,9 +88,17 @@ fn is_idle(e: &io::Error) -> bool {
     )
 }
 
-/// Blocking `recvmmsg` (up to 32, `MSG_WAITFORONE`) then one `sendmmsg` of the same batch.
-fn recvmmsg_loop(deadline: Instant) -> Result<(), Box<dyn Error>> {
-    let socket = bind(ServerKind::Recvmmsg)?;
+/// How a recvmmsg server sends a batch back: [`Batch::echo_back`] (one `sendmmsg`) or
+/// [`Batch::echo_back_gso`] (`sendmsg` with `UDP_SEGMENT` per run of same-size datagrams).
+type EchoBack = fn(&mut Batch, RawFd, usize) -> usize;
+
+/// Blocking `recvmmsg` (up to 32, `MSG_WAITFORONE`), then `echo_back` of the same batch.
+fn recvmmsg_loop(
+    kind: ServerKind,
+    echo_back: EchoBack,
+    deadline: Instant,
+) -> Result<(), Box<dyn Error>> {
+    let socket = bind(kind)?;
     socket.set_read_timeout(Some(IDLE_TICK))?;
     let fd = socket.as_raw_fd();
     let mut batch = Batch::new(BATCH, MAX_DATAGRAM);
@@ -95,7 +106,7 @@ fn recvmmsg_loop(deadline: Instant) -> Result<(), Box<dyn Error>> {
     loop {
         match batch.recv(fd, true) {
             Ok(n) => {
-                batch.echo_back(fd, n);
+                echo_back(&mut batch, fd, n);
                 calls = calls.wrapping_add(1);
                 if calls % (CHECK_EVERY / BATCH as u32) == 0 && Instant::now() >= deadline {
                     return Ok(());

@@ -1,4 +1,4 @@
-//! The five echo servers, seen from the bench: which they are, how gyre's is built, and how
+//! The six echo servers, seen from the bench: which they are, how gyre's is built, and how
 //! each is started as its own process on 127.0.0.1 and stopped again.
 
 use std::error::Error;
@@ -25,6 +25,9 @@ pub enum ServerKind {
     Gyre,
     /// Blocking `recvmmsg`/`sendmmsg` loop, 32 a batch.
     Recvmmsg,
+    /// The same receive, replies by UDP GSO: one `sendmsg` with `UDP_SEGMENT` per run of
+    /// same-size datagrams from one sender (`sendmmsg` for the rest).
+    RecvmmsgGso,
     /// Blocking `recv_from`/`send_to` loop.
     RecvFrom,
     /// Bare mio loop.
@@ -35,9 +38,10 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every server, in round order.
-    pub const ALL: [ServerKind; 5] = [
+    pub const ALL: [ServerKind; 6] = [
         ServerKind::Gyre,
         ServerKind::Recvmmsg,
+        ServerKind::RecvmmsgGso,
         ServerKind::RecvFrom,
         ServerKind::Mio,
         ServerKind::Tokio,
@@ -48,6 +52,7 @@ impl ServerKind {
         match self {
             ServerKind::Gyre => "gyre",
             ServerKind::Recvmmsg => "recvmmsg",
+            ServerKind::RecvmmsgGso => "recvmmsg+gso",
             ServerKind::RecvFrom => "recv_from",
             ServerKind::Mio => "mio",
             ServerKind::Tokio => "tokio",

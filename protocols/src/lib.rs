@@ -18,7 +18,7 @@ pub use gyre_reactor::prelude;
 /// use gyre_protocols::Echo;
 /// use gyre_reactor::{Reactor, udp::ListenOptions};
 ///
-/// let reactor = Reactor::new().unwrap();
+/// let mut reactor = Reactor::new().unwrap();
 /// let port = reactor.listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Echo::quiet()).unwrap();
 /// assert!(port.get_host().unwrap().port() > 0);
 /// ```

@@ -1,27 +1,59 @@
 //! [`Context`]: what every protocol callback is handed.
 
-use crate::handle::Handle;
-use crate::udp::Transport;
+use std::ops::Range;
 
-/// The world as a protocol callback sees it: its port's transport and the reactor.
+use crate::core::Core;
+use crate::udp::TransportMut;
+use crate::udp::port::Port;
+use crate::udp::send_queue::SendQueue;
+
+/// The world as a protocol callback sees it: its own port, lent for the callback, and the
+/// rest of the reactor.
 ///
-/// Everything reachable from here may be used freely inside the callback: writing, opening
-/// and stopping ports, scheduling calls, stopping the reactor. Changes that would touch the
-/// callback's own protocol (stopping its port) take effect after it returns.
-#[derive(Debug)]
+/// The two are disjoint `&mut` borrows: [`transport`](Context::transport) writes straight into
+/// the reactor's send queue, and [`reactor`](Context::reactor) may open and stop ports,
+/// schedule calls or stop the reactor meanwhile. Changes that would touch the callback's own
+/// protocol (stopping its port) take effect after it returns.
 pub struct Context<'a> {
-    pub(crate) transport: &'a Transport,
-    pub(crate) handle: &'a Handle,
+    pub(crate) core: &'a mut Core,
+    pub(crate) transport: TransportMut<'a>,
 }
 
 impl<'a> Context<'a> {
-    /// This port's transport (Twisted's `self.transport`). Clone it to keep it.
-    pub fn transport(&self) -> &'a Transport {
-        self.transport
+    /// A context for a callback on `port`. `queue` and `received` are the reactor's send
+    /// queue and receive buffers while datagrams are delivered; other callbacks write through
+    /// the outbox, as kept transports do.
+    pub(crate) fn new(
+        core: &'a mut Core,
+        port: &'a mut Port,
+        queue: Option<&'a mut SendQueue>,
+        received: Range<usize>,
+    ) -> Self {
+        Context {
+            core,
+            transport: TransportMut::new(port, queue, received),
+        }
     }
 
-    /// The reactor (Twisted's global `reactor`). Clone it to keep it.
-    pub fn reactor(&self) -> &'a Handle {
-        self.handle
+    /// This port's transport (Twisted's `self.transport`): write, connect, stop, query.
+    /// `.clone()` on it gives a [`Transport`](crate::udp::Transport) to keep.
+    #[inline]
+    pub fn transport(&mut self) -> &mut TransportMut<'a> {
+        &mut self.transport
+    }
+
+    /// The reactor (Twisted's global `reactor`): open ports, schedule calls, stop.
+    #[inline]
+    pub fn reactor(&mut self) -> &mut Core {
+        self.core
+    }
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("port", &self.transport)
+            .field("reactor", &self.core)
+            .finish()
     }
 }

@@ -152,8 +152,8 @@ impl fmt::Display for TimeError {
 impl Error for TimeError {}
 
 /// Misuse of the reactor's lifecycle (Twisted's `ReactorNotRunning`, `ReactorAlreadyRunning`,
-/// `ReactorNotRestartable`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `ReactorNotRestartable`), or a poll that failed.
+#[derive(Debug)]
 pub enum ReactorError {
     /// `stop` on a reactor that is not running (never started, or already stopping/stopped).
     NotRunning,
@@ -161,22 +161,39 @@ pub enum ReactorError {
     AlreadyRunning,
     /// `run` after the reactor was stopped: a stopped reactor cannot run again.
     NotRestartable,
-    /// The OS poll call failed (logged with its error); the loop cannot go on.
-    PollFailed,
+    /// The OS poll call failed (also logged); the loop cannot go on.
+    PollFailed(std::io::Error),
 }
 
 impl fmt::Display for ReactorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ReactorError::NotRunning => "the reactor is not running",
-            ReactorError::AlreadyRunning => "the reactor is already running",
-            ReactorError::NotRestartable => "the reactor was stopped and cannot be restarted",
-            ReactorError::PollFailed => "polling for I/O failed",
-        })
+        match self {
+            ReactorError::NotRunning => f.write_str("the reactor is not running"),
+            ReactorError::AlreadyRunning => f.write_str("the reactor is already running"),
+            ReactorError::NotRestartable => {
+                f.write_str("the reactor was stopped and cannot be restarted")
+            }
+            ReactorError::PollFailed(e) => write!(f, "polling for I/O failed: {e}"),
+        }
     }
 }
 
 impl Error for ReactorError {}
+
+/// Two errors are equal when they are the same variant; two `PollFailed` when their OS errors
+/// have the same kind and code.
+impl PartialEq for ReactorError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ReactorError::PollFailed(a), ReactorError::PollFailed(b)) => {
+                a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error()
+            }
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl Eq for ReactorError {}
 
 /// An address that is not what the call needs: a hostname where an IP literal is required, a
 /// malformed literal, or the wrong address family for the socket (Twisted's
@@ -211,6 +228,9 @@ pub enum ListenError {
     },
     /// The protocol's `start_protocol` failed; the port was closed again.
     StartFailed(Failure),
+    /// The reactor has shut its ports down (it is stopped, or in the last steps of stopping):
+    /// a new port would never be served.
+    ReactorStopped,
 }
 
 impl fmt::Display for ListenError {
@@ -221,6 +241,9 @@ impl fmt::Display for ListenError {
                 write!(f, "cannot listen on {address}: {source}")
             }
             ListenError::StartFailed(failure) => write!(f, "start_protocol failed: {failure}"),
+            ListenError::ReactorStopped => f.write_str(
+                "cannot listen: the reactor has shut down its ports (it is stopped or stopping)",
+            ),
         }
     }
 }

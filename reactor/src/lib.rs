@@ -35,24 +35,33 @@
 //! ```
 
 mod context;
+mod core;
 pub mod defer;
+mod dispatch;
 pub mod error;
+mod guard;
 mod handle;
 mod lifecycle;
+mod mailbox;
+mod ports;
 mod protocol;
 mod reactor;
+mod remote;
 mod resolve;
+mod sources;
 mod stats;
 mod sys;
 pub mod testing;
 pub mod time;
 pub mod udp;
 
+pub use crate::core::Core;
 pub use context::Context;
-pub use handle::{Handle, RemoteHandle, ThreadReply};
+pub use handle::Handle;
 pub use lifecycle::{Phase, ReactorState, SystemEvent, TriggerId};
 pub use protocol::{DatagramProtocol, Outcome};
 pub use reactor::Reactor;
+pub use remote::{RemoteHandle, ThreadReply};
 pub use resolve::{Resolver, SystemResolver};
 pub use stats::{PortStats, ReactorStats};
 
@@ -60,6 +69,6 @@ pub use stats::{PortStats, ReactorStats};
 pub mod prelude {
     pub use crate::defer::{Deferred, DeferredList, Failure, IntoStep, Step, gather_results, race};
     pub use crate::time::{Clock, DelayedCall, LoopingCall, ManualClock, Timers, defer_later};
-    pub use crate::udp::{ListenOptions, Transport};
-    pub use crate::{Context, DatagramProtocol, Handle, Outcome, Reactor, RemoteHandle};
+    pub use crate::udp::{ListenOptions, Transport, TransportMut};
+    pub use crate::{Context, Core, DatagramProtocol, Handle, Outcome, Reactor, RemoteHandle};
 }

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
+use crate::core::Core;
 use crate::defer::Deferred;
-use crate::handle::Handle;
 
 /// Where the reactor is in its life. One enum instead of Twisted's three booleans
 /// (`_started`, `_stopped`, `_justStopped`, whose docstrings ask for exactly this).
@@ -58,7 +58,7 @@ pub enum SystemEvent {
 pub struct TriggerId(u64);
 
 /// A trigger: runs once, may return a Deferred (waited for only by "before shutdown").
-pub(crate) type Trigger = Box<dyn FnOnce(&Handle) -> Option<Deferred<()>>>;
+pub(crate) type Trigger = Box<dyn FnOnce(&mut Core) -> Option<Deferred<()>>>;
 
 #[derive(Default)]
 pub(crate) struct Triggers {
@@ -78,6 +78,11 @@ impl Triggers {
         let before = self.list.len();
         self.list.retain(|(t, ..)| *t != id);
         self.list.len() != before
+    }
+
+    /// Takes every trigger left (the reactor is going away).
+    pub fn drain(&mut self) -> Vec<Trigger> {
+        self.list.drain(..).map(|(_, _, _, t)| t).collect()
     }
 
     /// Takes the triggers for one phase of one event, in the order they were added.

@@ -12,11 +12,11 @@ pub type Outcome = Result<(), Failure>;
 
 /// The handler of one UDP port.
 ///
-/// Each callback gets a [`Context`] with the port's [`Transport`](crate::udp::Transport) and
-/// the reactor's [`Handle`](crate::Handle). While a callback runs the protocol is taken out of
-/// the reactor, so the callback has `&mut self` and the context with no `RefCell` in sight; a
-/// panic is caught at that boundary, logged with the port, and the reactor goes on serving
-/// every other port.
+/// Each callback gets a [`Context`]: its port, lent for the callback
+/// ([`TransportMut`](crate::udp::TransportMut)), and the reactor's [`Core`](crate::Core).
+/// While a callback runs, the port and its protocol are out of the reactor's table, so the
+/// callback has `&mut self` and the context with no `RefCell` in sight; a panic is caught at
+/// that boundary, logged with the port, and the reactor goes on serving every other port.
 ///
 /// ```
 /// use gyre_reactor::{Context, DatagramProtocol, Outcome};

@@ -1,30 +1,27 @@
 //! [`Reactor`]: the poll loop. One turn is [`Reactor::run_once`]; read it first.
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::ops::Deref;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::defer::{deferred_list, panic_message};
+use crate::core::Core;
+use crate::defer::deferred_list;
+use crate::dispatch::{self, Batches, Drain};
 use crate::error::ReactorError;
-use crate::handle::{
-    Handle, LocalCall, PortWork, RemoteCall, RemoteQueue, Shared, default_resolver,
-};
 use crate::lifecycle::{Phase, ReactorState, SystemEvent};
+use crate::mailbox::Mailbox;
+use crate::remote::RemoteQueue;
+use crate::sources::{CallsFromThreads, Due, DueTimers, QueuedCalls, Source};
 use crate::sys::{RecvBatch, SendBatch};
 use crate::time::{Clock, SystemClock, Timers};
-use crate::udp::read::{Drain, read_port};
-use crate::udp::send_queue::flush;
-use crate::udp::table::PortId;
+use crate::udp::port::PortId;
+use crate::udp::send_queue::SendQueue;
 
 /// `mio` token of the waker that `call_from_thread` uses.
 const WAKER: Token = Token(usize::MAX);
@@ -38,9 +35,11 @@ const EVENT_CAPACITY: usize = 1024;
 /// The reactor: a single-threaded `mio` poll loop that owns UDP ports, timers and queued
 /// calls, and runs protocol callbacks (Twisted's reactor).
 ///
-/// `Reactor` owns what only the loop touches (the `Poll`, the event buffer, the receive
-/// buffer); everything callbacks may reach lives behind the [`Handle`] it dereferences to, so
-/// `reactor.listen_udp(…)`, `reactor.call_later(…)` and `reactor.stop()` read as in Twisted.
+/// The reactor owns everything by value: the loop's state (its [`Core`], which it
+/// dereferences to, so `reactor.listen_udp(…)`, `reactor.call_later(…)` and `reactor.stop()`
+/// read as in Twisted), the readiness events, the receive and send buffers, and the sources
+/// of work it asks each turn. Dropping it closes every file descriptor it opened, whatever
+/// handles remain.
 ///
 /// ```
 /// use gyre_reactor::Reactor;
@@ -53,19 +52,16 @@ const EVENT_CAPACITY: usize = 1024;
 /// assert!(reactor.run().is_err()); // a stopped reactor does not restart
 /// ```
 pub struct Reactor {
-    handle: Handle,
-    poll: Poll,
+    core: Core,
     events: Events,
-    /// The receive buffers, reused for every batch of every port.
-    recv_batch: RecvBatch,
-    /// Send headers, reused for every batch of queued writes.
-    send_batch: SendBatch,
+    /// The receive and send buffers, reused for every batch of every port.
+    batches: Batches,
+    /// The kinds of work besides ports, asked in order every turn.
+    sources: Vec<Box<dyn Source>>,
     /// Ports whose read budget ran out: read again next turn without waiting for an event.
     still_readable: Vec<PortId>,
     /// Ports to read this turn (reused to avoid allocating per turn).
     to_read: Vec<PortId>,
-    remote_batch: VecDeque<RemoteCall>,
-    local_batch: VecDeque<LocalCall>,
     signals: Option<Signals>,
     install_signals: bool,
 }
@@ -80,48 +76,35 @@ impl Reactor {
     /// only when the test advances them, while sockets stay real.
     pub fn with_clock(clock: impl Clock) -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
-        let shared = Shared {
-            state: Cell::new(ReactorState::Idle),
-            timers: Timers::new(clock),
-            ports: RefCell::default(),
-            registry,
-            port_work: RefCell::new(PortWork::default()),
-            calls: RefCell::default(),
-            remote: Arc::new(RemoteQueue {
-                calls: Mutex::new(VecDeque::new()),
-                waker,
-                open: AtomicBool::new(true),
+        let timers = Timers::new(clock);
+        let remote = RemoteQueue::new(waker);
+        let core = Core::new(poll, Mailbox::new(timers.clone(), remote.clone()));
+        let sources: Vec<Box<dyn Source>> = vec![
+            Box::new(DueTimers { timers }),
+            Box::new(CallsFromThreads {
+                queue: remote,
+                batch: VecDeque::new(),
             }),
-            triggers: RefCell::default(),
-            replies: RefCell::default(),
-            resolver: RefCell::new(default_resolver()),
-            resolve_timeout: Cell::new(Duration::from_secs(60)),
-            counters: Default::default(),
-            shutdown_ready: Cell::new(false),
-            batching: Cell::new(false),
-            stops: Cell::new(0),
-            send_queue: RefCell::default(),
-        };
+            Box::new(QueuedCalls {
+                mailbox: core.mailbox.clone(),
+                batch: VecDeque::new(),
+            }),
+        ];
         Ok(Reactor {
-            handle: Handle::new(shared),
-            poll,
+            core,
             events: Events::with_capacity(EVENT_CAPACITY),
-            recv_batch: RecvBatch::new(),
-            send_batch: SendBatch::new(),
+            batches: Batches {
+                recv: RecvBatch::new(),
+                queue: SendQueue::default(),
+                send: SendBatch::new(),
+            },
+            sources,
             still_readable: Vec::new(),
             to_read: Vec::new(),
-            remote_batch: VecDeque::new(),
-            local_batch: VecDeque::new(),
             signals: None,
             install_signals: true,
         })
-    }
-
-    /// A cloneable handle for callbacks and closures on this thread.
-    pub fn handle(&self) -> Handle {
-        self.handle.clone()
     }
 
     /// Whether `run` installs SIGINT and SIGTERM handlers that stop the reactor cleanly
@@ -139,13 +122,13 @@ impl Reactor {
     /// Runs the loop until the reactor is stopped (and shut down) or crashed (Twisted's
     /// `run`). Startup triggers fire first; `call_when_running` calls run once it is running.
     pub fn run(&mut self) -> Result<(), ReactorError> {
-        match self.handle.state() {
+        match self.core.state() {
             ReactorState::Idle => {}
             ReactorState::Stopped => return Err(ReactorError::NotRestartable),
             _ => return Err(ReactorError::AlreadyRunning),
         }
         self.start_up();
-        while self.handle.state().is_looping() {
+        while self.core.state().is_looping() {
             self.run_once(None)?;
         }
         Ok(())
@@ -154,84 +137,86 @@ impl Reactor {
     /// One turn of the loop, waiting at most `max_wait` for I/O (Twisted's `iterate`). Works
     /// whether or not `run` is active, which makes it handy in tests.
     pub fn iterate(&mut self, max_wait: Duration) -> Result<(), ReactorError> {
+        self.core.now(); // time may have passed outside the loop: read the clock afresh
         self.run_once(Some(max_wait))
     }
 
     /// One turn: the whole loop on one screen. `max_wait` caps the poll (`None`: until the
     /// next timer, or forever).
     pub fn run_once(&mut self, max_wait: Option<Duration>) -> Result<(), ReactorError> {
-        let timeout = self.poll_timeout(max_wait); // 1-2. how long may we sleep?
-        self.poll(timeout)?; // 3. wait for readiness
-        self.handle.shared.batching.set(true); //   (writes now queue, and leave in batches)
-        self.dispatch_io(); // 4. read ready ports, hand datagrams to protocols
-        self.fire_timers(); // 5. delayed calls that are due
-        self.run_queued_calls(); // 6. calls from threads, then call_soon calls
-        self.flush_writes(); // 7. send what was written since the last batch
-        self.deliver_refusals(); // 8. ICMP refusals seen by writes → connection_refused
-        self.apply_lifecycle(); // 9. close stopped ports; shutdown steps
-        self.handle.shared.counters.turns.add(1);
+        let timeout = self.poll_timeout(max_wait); // 1. zero if work waits, else until the next timer
+        self.poll(timeout)?; // 2. wait for readiness
+        self.core.outbox.set_in_turn(true); //   (writes now queue, and leave in batches)
+        self.read_ports(); // 3. read ready ports, hand datagrams to protocols
+        self.run_sources(); // 4. timers due, calls from threads, queued calls
+        self.flush_writes(); // 5. send what was written since the last batch
+        self.deliver_refusals(); // 6. ICMP refusals seen by writes → connection_refused
+        self.apply_lifecycle(); // 7. close stopped ports; shutdown steps
+        self.core.counters.turns += 1;
         Ok(())
     }
 
-    /// Zero when work is already waiting; otherwise until the next timer, capped by `max_wait`.
+    /// How long `poll` may wait: as long as every source and the loop's own work allow.
     fn poll_timeout(&self, max_wait: Option<Duration>) -> Option<Duration> {
-        let shared = &self.handle.shared;
-        let work_waiting = !self.still_readable.is_empty()
-            || !shared.calls.borrow().is_empty()
-            || !shared
-                .remote
-                .calls
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty()
-            || !shared.port_work.borrow().stopping.is_empty()
-            || !shared.port_work.borrow().refused.is_empty()
-            || !shared.port_work.borrow().readable.is_empty()
-            || self.lifecycle_step_due();
-        let timeout = if work_waiting {
-            Some(Duration::ZERO)
-        } else {
-            shared.timers.timeout()
-        };
+        let due = self
+            .sources
+            .iter()
+            .map(|s| s.due())
+            .min()
+            .unwrap_or(Due::Idle);
+        let timeout = due.min(self.loop_work()).timeout();
         match (timeout, max_wait) {
             (Some(t), Some(m)) => Some(t.min(m)),
             (t, m) => t.or(m),
         }
     }
 
+    /// The loop's own work: ports left readable, port work posted by handles, a lifecycle
+    /// step.
+    fn loop_work(&self) -> Due {
+        let lifecycle = match self.core.state() {
+            ReactorState::StopRequested => true,
+            ReactorState::ShuttingDown => self.core.mailbox.shutdown_ready(),
+            _ => false,
+        };
+        Due::now_if(!self.still_readable.is_empty() || self.core.outbox.has_work() || lifecycle)
+    }
+
     fn poll(&mut self, timeout: Option<Duration>) -> Result<(), ReactorError> {
-        log::trace!(target: "gyre::reactor", "turn {}: poll({timeout:?})", self.handle.shared.counters.turns.get());
-        match self.poll.poll(&mut self.events, timeout) {
+        log::trace!(target: "gyre::reactor", "turn {}: poll({timeout:?})", self.core.counters.turns);
+        match self.core.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => self.events.clear(),
             Err(e) => {
                 log::error!(target: "gyre::reactor", "poll failed: {e}");
-                return Err(ReactorError::PollFailed);
+                return Err(ReactorError::PollFailed(e));
             }
         }
         let n = self.events.iter().count();
-        self.handle.shared.counters.events.add(n as u64);
+        self.core.counters.events += n as u64;
         log::trace!(target: "gyre::reactor", "  {n} event(s)");
         Ok(())
     }
 
-    /// Reads every port that is ready (events) or was left readable last turn (budget).
-    fn dispatch_io(&mut self) {
+    /// Reads every port that is ready (events), was left readable last turn (budget), or was
+    /// handed datagrams in memory.
+    fn read_ports(&mut self) {
         let mut signalled = false;
         self.to_read.clear();
         self.to_read.append(&mut self.still_readable);
-        self.to_read
-            .append(&mut self.handle.shared.port_work.borrow_mut().readable);
+        self.core.outbox.take_readable(&mut self.to_read);
         for event in self.events.iter() {
             match event.token() {
                 WAKER => {}
                 SIGNALS => signalled = true,
                 Token(key) => {
-                    let Some(id) = self.handle.shared.ports.borrow().by_key(key) else {
+                    let Some(id) = self.core.ports.by_key(key) else {
                         continue; // closed earlier this turn
                     };
                     if event.is_error() {
-                        take_socket_error(&self.handle, id);
+                        if let Some(port) = self.core.ports.get(id) {
+                            port.take_error();
+                        }
                     }
                     self.to_read.push(id);
                 }
@@ -240,149 +225,109 @@ impl Reactor {
         if signalled {
             self.handle_signals();
         }
-        for i in 0..self.to_read.len() {
-            let id = self.to_read[i];
-            let drain = read_port(
-                &self.handle,
-                id,
-                &mut self.recv_batch,
-                &mut self.send_batch,
-                READ_BUDGET,
-            );
+        for &id in &self.to_read {
+            let drain = dispatch::read_port(&mut self.core, &mut self.batches, id, READ_BUDGET);
             if drain == Drain::BudgetSpent {
                 self.still_readable.push(id);
             }
         }
     }
 
-    fn fire_timers(&mut self) {
-        let ran = self.handle.shared.timers.run_due();
-        if ran > 0 {
-            log::trace!(target: "gyre::reactor", "  {ran} timer(s) fired");
+    /// Runs every source: timers due, then calls from other threads, then `call_soon` calls
+    /// (each runs what was waiting when it began; one with nothing to do returns at once).
+    fn run_sources(&mut self) {
+        for source in &mut self.sources {
+            source.run(&mut self.core);
         }
     }
 
-    /// Runs the calls queued before this step began: first those from other threads, then
-    /// `call_soon` calls (Deferred continuations, results). Calls queued meanwhile wait a turn.
-    fn run_queued_calls(&mut self) {
-        {
-            let mut queue = self
-                .handle
-                .shared
-                .remote
-                .calls
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            std::mem::swap(&mut *queue, &mut self.remote_batch);
-        }
-        std::mem::swap(
-            &mut *self.handle.shared.calls.borrow_mut(),
-            &mut self.local_batch,
-        );
-        let ran = self.remote_batch.len() + self.local_batch.len();
-        while let Some(call) = self.remote_batch.pop_front() {
-            guarded_call(&self.handle, "a call from another thread", call);
-        }
-        while let Some(call) = self.local_batch.pop_front() {
-            guarded_call(&self.handle, "a queued call", call);
-        }
-        self.handle.shared.counters.calls_run.add(ran as u64);
-        if ran > 0 {
-            log::trace!(target: "gyre::reactor", "  {ran} queued call(s) ran");
-        }
-    }
-
-    /// Sends the writes queued by timers and calls; later writes in this turn go straight out.
+    /// Sends the writes queued by timers and calls; from here to the end of the turn writes
+    /// go straight out (as they do outside the loop).
     fn flush_writes(&mut self) {
-        flush(&self.handle.shared, &mut self.send_batch);
-        self.handle.shared.batching.set(false);
+        dispatch::flush(&mut self.core, None, &mut self.batches);
+        self.core.outbox.set_in_turn(false);
     }
 
     /// Tells connected protocols about ICMP refusals their writes ran into.
     fn deliver_refusals(&mut self) {
-        let refused = std::mem::take(&mut self.handle.shared.port_work.borrow_mut().refused);
-        for id in refused {
-            deliver_refusal(&self.handle, id);
+        for id in self.core.outbox.take_refused() {
+            let Some(mut entry) = self.core.ports.lend(id) else {
+                continue;
+            };
+            for _ in 0..entry.port.shared().take_refusals() {
+                let _ =
+                    dispatch::call(&mut entry, &mut self.core, "connection_refused", |p, cx| {
+                        p.connection_refused(cx)
+                    });
+            }
+            self.core.ports.put_back(entry);
         }
     }
 
-    /// Closes ports whose `stop_listening` was called, then moves shutdown along.
+    /// Closes ports whose `stop_listening` was called, then moves startup or shutdown along.
     fn apply_lifecycle(&mut self) {
-        let stopping = std::mem::take(&mut self.handle.shared.port_work.borrow_mut().stopping);
-        for id in stopping {
-            self.handle.close_port(id, true);
+        for id in self.core.outbox.take_stopping() {
+            self.core.close_port(id, true);
         }
-        match self.handle.state() {
+        match self.core.state() {
             ReactorState::StopRequested => self.begin_shutdown(),
-            ReactorState::ShuttingDown if self.handle.shared.shutdown_ready.get() => {
+            ReactorState::ShuttingDown if self.core.mailbox.shutdown_ready() => {
                 self.finish_shutdown()
             }
             _ => {}
         }
     }
 
-    fn lifecycle_step_due(&self) -> bool {
-        match self.handle.state() {
-            ReactorState::StopRequested => true,
-            ReactorState::ShuttingDown => self.handle.shared.shutdown_ready.get(),
-            _ => false,
-        }
-    }
-
     /// Startup: "before" triggers, then running (signal handlers), "during", "after".
     fn start_up(&mut self) {
-        self.handle
-            .fire_triggers(Phase::Before, SystemEvent::Startup);
-        self.handle.shared.state.set(ReactorState::Running);
+        self.core.fire_triggers(Phase::Before, SystemEvent::Startup);
+        self.core.mailbox.set_state(ReactorState::Running);
         if self.install_signals {
             self.install_signal_handlers_now();
         }
-        self.handle
-            .fire_triggers(Phase::During, SystemEvent::Startup);
-        self.handle
-            .fire_triggers(Phase::After, SystemEvent::Startup);
+        self.core.fire_triggers(Phase::During, SystemEvent::Startup);
+        self.core.fire_triggers(Phase::After, SystemEvent::Startup);
     }
 
     /// Shutdown, first half: "before shutdown" triggers; waits for the Deferreds they return.
     fn begin_shutdown(&mut self) {
-        let shared = &self.handle.shared;
-        shared.state.set(ReactorState::ShuttingDown);
-        shared.shutdown_ready.set(false);
+        let mailbox = self.core.mailbox.clone();
+        mailbox.set_state(ReactorState::ShuttingDown);
+        mailbox.set_shutdown_ready(false);
         let waits = self
-            .handle
+            .core
             .fire_triggers(Phase::Before, SystemEvent::Shutdown);
         if waits.is_empty() {
-            shared.shutdown_ready.set(true);
+            mailbox.set_shutdown_ready(true);
             return;
         }
         log::debug!(target: "gyre::reactor", "shutdown waits for {} Deferred(s)", waits.len());
-        let weak = std::rc::Rc::downgrade(shared);
         deferred_list(waits).add_both(move |results| {
-            if let Some(shared) = weak.upgrade() {
-                shared.shutdown_ready.set(true);
-            }
+            mailbox.set_shutdown_ready(true);
             results
         });
     }
 
-    /// Shutdown, second half: "during" (every port stops), "after", then stopped.
+    /// Shutdown, second half: "during" (every port stops, and no new one may open), "after",
+    /// then stopped: calls from other threads accepted until now run, later ones are refused.
     fn finish_shutdown(&mut self) {
-        self.handle
+        self.core
             .fire_triggers(Phase::During, SystemEvent::Shutdown);
-        let ids = self.handle.shared.ports.borrow().ids();
-        for id in ids {
-            self.handle.close_port(id, true);
+        self.core.ports_closed = true;
+        for id in self.core.ports.ids() {
+            self.core.close_port(id, true);
         }
-        self.handle
-            .fire_triggers(Phase::After, SystemEvent::Shutdown);
-        self.handle.shared.state.set(ReactorState::Stopped);
-        self.close_entrances();
+        self.core.fire_triggers(Phase::After, SystemEvent::Shutdown);
+        self.core.mailbox.set_state(ReactorState::Stopped);
+        self.core.close_entrances();
+        self.remove_signal_handlers();
         log::info!(target: "gyre::reactor", "reactor stopped");
     }
 
     fn install_signal_handlers_now(&mut self) {
         let installed = Signals::new([SIGINT, SIGTERM]).and_then(|mut signals| {
-            self.poll
+            self.core
+                .poll
                 .registry()
                 .register(&mut signals, SIGNALS, Interest::READABLE)?;
             Ok(signals)
@@ -393,19 +338,9 @@ impl Reactor {
         }
     }
 
-    /// Stops accepting calls from other threads and signals: the loop will not run again.
-    fn close_entrances(&mut self) {
-        self.handle
-            .shared
-            .remote
-            .open
-            .store(false, Ordering::Release);
-        self.remove_signal_handlers();
-    }
-
     fn remove_signal_handlers(&mut self) {
         if let Some(mut signals) = self.signals.take() {
-            let _ = self.poll.registry().deregister(&mut signals);
+            let _ = self.core.poll.registry().deregister(&mut signals);
         }
     }
 
@@ -421,71 +356,34 @@ impl Reactor {
                 "SIGTERM"
             };
             log::info!(target: "gyre::reactor", "Received {name}, shutting down.");
-            let _ = self.handle.stop();
+            let _ = self.core.stop();
         }
-    }
-}
-
-/// Error readiness: empty the error queue (so the loop cannot spin on it) and take the pending
-/// socket error; on a connected port a refusal is queued for `connection_refused`.
-fn take_socket_error(handle: &Handle, id: PortId) {
-    let mut ports = handle.shared.ports.borrow_mut();
-    let Some(slot) = ports.get_mut(id) else {
-        return;
-    };
-    match slot.socket.take_error() {
-        Ok(Some(e)) if e.kind() == io::ErrorKind::ConnectionRefused && slot.connected.is_some() => {
-            slot.refusals_pending += 1;
-            handle.shared.port_work.borrow_mut().refused.push(id);
-        }
-        Ok(Some(e)) => log::debug!(target: "gyre::udp", "{}: socket error {e}", slot.name),
-        _ => {}
-    }
-}
-
-/// Calls `connection_refused` once per refusal pending on the port.
-fn deliver_refusal(handle: &Handle, id: PortId) {
-    let pending = {
-        let mut ports = handle.shared.ports.borrow_mut();
-        let Some(slot) = ports.get_mut(id) else {
-            return;
-        };
-        slot.counters.refused.add(u64::from(slot.refusals_pending));
-        std::mem::take(&mut slot.refusals_pending)
-    };
-    let Some(mut lent) = crate::udp::dispatch::Lent::take(handle, id) else {
-        return;
-    };
-    for _ in 0..pending {
-        let _ = lent.call("connection_refused", |p, cx| p.connection_refused(cx));
-    }
-}
-
-fn guarded_call(handle: &Handle, what: &str, call: impl FnOnce(&Handle)) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| call(handle))) {
-        handle.shared.counters.callback_failures.add(1);
-        log::error!(target: "gyre::reactor", "{what} panicked: {}", panic_message(panic.as_ref()));
     }
 }
 
 impl Deref for Reactor {
-    type Target = Handle;
+    type Target = Core;
 
-    fn deref(&self) -> &Handle {
-        &self.handle
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl DerefMut for Reactor {
+    fn deref_mut(&mut self) -> &mut Core {
+        &mut self.core
     }
 }
 
 impl Drop for Reactor {
     fn drop(&mut self) {
-        self.close_entrances();
+        self.remove_signal_handlers();
+        self.core.tear_down();
     }
 }
 
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reactor")
-            .field("handle", &self.handle)
-            .finish()
+        f.debug_struct("Reactor").field("core", &self.core).finish()
     }
 }

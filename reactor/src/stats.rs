@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-/// A counter that lives in a single-threaded structure.
+/// A counter shared between a port and its transports (a `Cell`: no borrow to check).
 #[derive(Debug, Default)]
 pub(crate) struct Counter(Cell<u64>);
 
@@ -93,18 +93,20 @@ pub struct ReactorStats {
     pub ports_open: u64,
     /// Totals over all ports, open and closed.
     pub ports: PortStats,
-    /// Protocol callbacks that failed or panicked (logged each time).
+    /// Callbacks that failed or panicked, each logged: protocol callbacks, delayed calls,
+    /// queued calls, triggers, and a protocol's `Drop`.
     pub callback_failures: u64,
 }
 
+/// The reactor's own counters: plain fields of its core.
 #[derive(Debug, Default)]
 pub(crate) struct ReactorCounters {
-    pub turns: Counter,
-    pub events: Counter,
-    pub calls_run: Counter,
-    pub callback_failures: Counter,
+    pub turns: u64,
+    pub events: u64,
+    pub calls_run: u64,
+    pub callback_failures: u64,
     /// Totals of ports already closed, so reactor totals survive a port's end.
-    pub closed_ports: Cell<PortStats>,
+    pub closed_ports: PortStats,
 }
 
 impl PortStats {

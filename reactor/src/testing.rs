@@ -2,7 +2,7 @@
 //!
 //! * A manual clock: [`Timers::manual`](crate::time::Timers::manual) and
 //!   [`ManualClock`](crate::time::ManualClock) (Twisted's `task.Clock`).
-//! * [`Handle::listen_memory`] and [`MemoryWire`]: a port without a socket, driven by the
+//! * [`Core::listen_memory`] and [`MemoryWire`]: a port without a socket, driven by the
 //!   real loop, for testing a protocol's behaviour exactly and without the network.
 //! * [`capture_logs`]: run a closure and get back what it logged through the `log` crate, on
 //!   this thread only, so parallel tests do not see each other's lines. Use it to assert that
@@ -10,16 +10,17 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::Once;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
+use crate::core::{Core, NewPort};
 use crate::error::{InvalidAddress, ListenError};
-use crate::handle::{Handle, PortSetup, Shared};
 use crate::protocol::DatagramProtocol;
+use crate::udp::outbox::Outbox;
+use crate::udp::port::PortId;
 use crate::udp::socket::{Arrival, MemorySocket, PortSocket, Wire};
-use crate::udp::table::PortId;
 use crate::udp::{MAX_DATAGRAM, ToDatagramAddr, Transport};
 
 /// One log line captured by [`capture_logs`].
@@ -114,11 +115,11 @@ pub fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<CapturedLog>, CaptureSt
     (result, lines, status)
 }
 
-/// The test's end of an in-memory port made by [`Handle::listen_memory`]: hand it datagrams,
+/// The test's end of an in-memory port made by [`Core::listen_memory`]: hand it datagrams,
 /// read what the protocol sent.
 pub struct MemoryWire {
     wire: Rc<Wire>,
-    shared: Weak<Shared>,
+    outbox: Rc<Outbox>,
     id: PortId,
 }
 
@@ -146,8 +147,8 @@ impl MemoryWire {
     }
 
     fn mark_readable(&self) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.port_work.borrow_mut().readable.push(self.id);
+        if !self.outbox.is_closed() {
+            self.outbox.note_readable(self.id);
         }
     }
 }
@@ -161,7 +162,7 @@ impl std::fmt::Debug for MemoryWire {
     }
 }
 
-impl Handle {
+impl Core {
     /// Opens a port with no socket behind it (Twisted's `FakeDatagramTransport`, but driven
     /// by the real loop): the protocol runs exactly as on a UDP port, while the returned
     /// [`MemoryWire`] delivers datagrams and collects what it sends. `local` is the address
@@ -186,22 +187,24 @@ impl Handle {
     /// assert_eq!(port.get_host().unwrap().port(), 9999);
     /// ```
     pub fn listen_memory(
-        &self,
+        &mut self,
         local: SocketAddr,
         protocol: impl DatagramProtocol,
     ) -> Result<(Transport, MemoryWire), ListenError> {
+        self.check_can_listen()?;
         let wire = Rc::new(Wire::default());
-        let port = PortSetup {
+        let port = NewPort {
             socket: PortSocket::Memory(MemorySocket::new(wire.clone())),
+            address: local,
             local,
             dual_stack: false,
             max_packet: MAX_DATAGRAM,
         };
-        let transport = self.install_port(port, Box::new(protocol))?;
+        let transport = self.open_port(port, protocol)?;
         let wire = MemoryWire {
             wire,
-            shared: Rc::downgrade(&self.shared),
-            id: transport.port_id(),
+            outbox: self.outbox.clone(),
+            id: transport.shared().id,
         };
         Ok((transport, wire))
     }

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 
 use mio::net::UdpSocket;
 
-use super::{BATCH, Datagram, SLOT};
+use super::{BATCH, SLOT};
 
 /// Room for one `SO_RXQ_OVFL` control message (a `u32`), aligned as the kernel writes it.
 const CONTROL: usize = 64;
@@ -20,9 +20,11 @@ pub(crate) struct RecvBatch {
     iovecs: Vec<libc::iovec>,
     addrs: Vec<libc::sockaddr_storage>,
     controls: Vec<[u64; CONTROL / 8]>,
-    pub(super) meta: Vec<Datagram>,
     /// The iovec length the headers are set up for (0: not set up yet).
     ready_for: usize,
+    /// Headers the last receive filled: read back by `len`/`from`/`drops`, reset before the
+    /// next receive (the kernel touches no others).
+    filled: usize,
 }
 
 impl RecvBatch {
@@ -39,8 +41,8 @@ impl RecvBatch {
             // SAFETY: as above.
             addrs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
             controls: vec![[0; CONTROL / 8]; BATCH],
-            meta: Vec::with_capacity(BATCH),
             ready_for: 0,
+            filled: 0,
         }
     }
 
@@ -60,6 +62,7 @@ impl RecvBatch {
             self.reset(i);
         }
         self.ready_for = len;
+        self.filled = 0;
     }
 
     /// Restores the fields the kernel writes back into header `i`.
@@ -71,13 +74,17 @@ impl RecvBatch {
         self.headers[i].msg_len = 0;
     }
 
-    /// Reads up to `BATCH` datagrams of at most `limit` bytes each (longer ones are marked
-    /// truncated with their real length). Returns how many.
+    /// Reads up to `BATCH` datagrams of at most `limit` bytes each (longer ones keep their
+    /// real length, so [`len`](Self::len) shows them truncated). Returns how many.
     pub(crate) fn recv(&mut self, socket: &UdpSocket, limit: usize) -> io::Result<usize> {
         let len = limit.min(SLOT);
         if self.ready_for != len {
             self.set_up(len);
         }
+        for i in 0..self.filled {
+            self.reset(i); // only the headers the kernel filled need resetting
+        }
+        self.filled = 0;
         // SAFETY: `set_up` pointed the BATCH headers at buffers owned by `self` (address
         // storage, one iovec each into `buffers` within its slot, control space); those Vecs
         // never reallocate, so the pointers stay valid; `reset` restored what the kernel
@@ -94,19 +101,51 @@ impl RecvBatch {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        self.meta.clear();
-        for i in 0..n as usize {
-            let from = parse_address(&self.addrs[i])
-                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-            let drops = overflow_count(&self.headers[i].msg_hdr);
-            self.meta.push(Datagram {
-                len: self.headers[i].msg_len as usize,
-                from,
-                drops,
-            });
-            self.reset(i); // only the headers the kernel filled need resetting
+        self.filled = n as usize;
+        Ok(self.filled)
+    }
+
+    /// Puts one datagram in slot 0, as if received (for in-memory sockets); returns 1.
+    pub(crate) fn fill(&mut self, data: &[u8], from: SocketAddr) -> usize {
+        if self.ready_for == 0 {
+            self.set_up(SLOT);
         }
-        Ok(n as usize)
+        for i in 0..self.filled {
+            self.reset(i);
+        }
+        let n = data.len().min(SLOT);
+        self.buffers[..n].copy_from_slice(&data[..n]);
+        write_address(&mut self.addrs[0], from);
+        self.headers[0].msg_len = data.len() as u32;
+        self.headers[0].msg_hdr.msg_controllen = 0;
+        self.filled = 1;
+        1
+    }
+
+    /// The real length of datagram `i` of the last batch (more than its slot holds when it
+    /// was truncated).
+    #[inline]
+    pub(crate) fn len(&self, i: usize) -> usize {
+        self.headers[i].msg_len as usize
+    }
+
+    /// The sender of datagram `i`.
+    #[inline]
+    pub(crate) fn from(&self, i: usize) -> SocketAddr {
+        parse_address(&self.addrs[i]).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The bytes of datagram `i` (cut to what its slot held).
+    #[inline]
+    pub(crate) fn data(&self, i: usize) -> &[u8] {
+        let start = i * SLOT;
+        &self.buffers[start..start + self.len(i).min(self.ready_for)]
+    }
+
+    /// The socket's cumulative kernel drop count (`SO_RXQ_OVFL`) that came with datagram `i`.
+    #[inline]
+    pub(crate) fn drops(&self, i: usize) -> Option<u32> {
+        overflow_count(&self.headers[i].msg_hdr)
     }
 }
 
@@ -131,15 +170,21 @@ fn overflow_count(hdr: &libc::msghdr) -> Option<u32> {
     None
 }
 
+/// The address the kernel wrote: IPv4 inline (the common case), IPv6 out of line.
+#[inline]
 fn parse_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    if storage.ss_family as libc::c_int == libc::AF_INET {
+        // SAFETY: the family says the storage holds a `sockaddr_in`, which it can contain.
+        let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+        let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+        return Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into());
+    }
+    parse_other_address(storage)
+}
+
+#[inline(never)]
+fn parse_other_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match storage.ss_family as libc::c_int {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a `sockaddr_in`, which it can contain.
-            let a =
-                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-            Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
-        }
         libc::AF_INET6 => {
             // SAFETY: the family says the storage holds a `sockaddr_in6`, which it can contain.
             let a = unsafe {
@@ -203,8 +248,6 @@ pub(crate) struct SendBatch {
     headers: Vec<libc::mmsghdr>,
     iovecs: Vec<libc::iovec>,
     addrs: Vec<libc::sockaddr_storage>,
-    /// Whether UDP GSO may be tried: on until the kernel refuses it once.
-    gso: bool,
 }
 
 impl SendBatch {
@@ -214,43 +257,42 @@ impl SendBatch {
             // pointer is set before use.
             headers: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
             // SAFETY: as above.
-            iovecs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
+            iovecs: (0..BATCH.max(GSO_MAX_SEGMENTS))
+                .map(|_| unsafe { zeroed() })
+                .collect(),
             // SAFETY: as above.
             addrs: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
-            gso: true,
         }
     }
 
-    /// Whether GSO is worth trying (the kernel has not refused it yet).
-    pub(crate) fn gso_available(&self) -> bool {
-        self.gso
-    }
-
-    /// Sends `data` as consecutive datagrams of `segment` bytes each (the last may be shorter)
-    /// with one `sendmsg` and a `UDP_SEGMENT` control message. On `EIO`/`EINVAL`/`ENOPROTOOPT`
-    /// (no GSO here: old kernel, device, or route) GSO is switched off for good and the error
-    /// says to send them one by one.
-    pub(crate) fn send_segments(
+    /// Sends `segments` (all `segment` bytes long but maybe the last, at most
+    /// `GSO_MAX_SEGMENTS`) as that many datagrams with one `sendmsg` and a `UDP_SEGMENT`
+    /// control message: one iovec per segment, so they need not be contiguous.
+    pub(crate) fn send_segments<'d>(
         &mut self,
         socket: &UdpSocket,
-        data: &[u8],
+        segments: impl Iterator<Item = &'d [u8]>,
         segment: usize,
         to: Option<SocketAddr>,
     ) -> io::Result<()> {
-        let mut iov = libc::iovec {
-            iov_base: data.as_ptr() as *mut libc::c_void,
-            iov_len: data.len(),
-        };
+        let mut count = 0;
+        for (iov, data) in self.iovecs.iter_mut().zip(segments) {
+            *iov = libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            };
+            count += 1;
+        }
         let mut control = [0u64; 4]; // CMSG_SPACE(2) rounded up, 8-aligned
         // SAFETY: an all-zero `msghdr` is a valid empty header; every pointer set below points
-        // at a live local (iov, control, address storage owned by `self`).
+        // at live memory (the iovecs and address storage owned by `self`, `control`).
         let mut msg: libc::msghdr = unsafe { zeroed() };
         if let Some(to) = to {
             msg.msg_namelen = write_address(&mut self.addrs[0], to);
             msg.msg_name = (&mut self.addrs[0] as *mut libc::sockaddr_storage).cast();
         }
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
+        msg.msg_iov = self.iovecs.as_mut_ptr();
+        msg.msg_iovlen = count as _;
         msg.msg_control = control.as_mut_ptr().cast();
         // SAFETY: CMSG_SPACE only computes a size.
         msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as _;
@@ -263,55 +305,47 @@ impl SendBatch {
             (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment as u16);
         }
-        // SAFETY: `msg` is fully initialised and references only live buffers; fd open.
+        // SAFETY: `msg` is fully initialised; its `count` iovecs point at the caller's slices,
+        // borrowed for this call; the fd is open.
         let rc = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
         if rc >= 0 {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
-        let error = io::Error::last_os_error();
-        if matches!(
-            error.raw_os_error(),
-            Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
-        ) {
-            self.gso = false;
-            log::debug!(target: "gyre::udp", "UDP GSO is not available here ({error}); sending datagrams one by one");
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "no UDP GSO"));
-        }
-        Err(error)
     }
 
-    /// Sends up to `BATCH` datagrams (`to` is `None` on a connected socket) with one
-    /// `sendmmsg`; returns how many the kernel took, or the error of the first one.
-    pub(crate) fn send(
+    /// Sends up to `BATCH` datagrams from `datagrams` (`to` is `None` on a connected socket)
+    /// with one `sendmmsg`; returns how many the kernel took, or the error of the first one.
+    pub(crate) fn send<'d>(
         &mut self,
         socket: &UdpSocket,
-        datagrams: &[(&[u8], Option<SocketAddr>)],
+        datagrams: impl Iterator<Item = (&'d [u8], Option<SocketAddr>)>,
     ) -> io::Result<usize> {
-        let n = datagrams.len().min(BATCH);
-        for (i, (data, to)) in datagrams[..n].iter().enumerate() {
-            self.iovecs[i] = libc::iovec {
+        let mut n = 0;
+        for (data, to) in datagrams.take(BATCH) {
+            self.iovecs[n] = libc::iovec {
                 iov_base: data.as_ptr() as *mut libc::c_void,
                 iov_len: data.len(),
             };
-            let hdr = &mut self.headers[i].msg_hdr;
+            let hdr = &mut self.headers[n].msg_hdr;
             match to {
                 Some(to) => {
-                    hdr.msg_namelen = write_address(&mut self.addrs[i], *to);
-                    hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+                    hdr.msg_namelen = write_address(&mut self.addrs[n], to);
+                    hdr.msg_name = (&mut self.addrs[n] as *mut libc::sockaddr_storage).cast();
                 }
                 None => {
                     hdr.msg_name = std::ptr::null_mut();
                     hdr.msg_namelen = 0;
                 }
             }
-            hdr.msg_iov = &mut self.iovecs[i];
+            hdr.msg_iov = &mut self.iovecs[n];
             hdr.msg_iovlen = 1;
-            hdr.msg_control = std::ptr::null_mut();
-            hdr.msg_controllen = 0;
-            hdr.msg_flags = 0;
+            n += 1;
         }
-        // SAFETY: the first `n` headers are initialised and point at live data: the caller's
-        // byte slices (borrowed for this call) and address storage owned by `self`.
+        // SAFETY: the first `n` headers are initialised (control fields stay zero from `new`)
+        // and point at live data: the caller's byte slices (borrowed for this call) and
+        // address storage owned by `self`.
         let sent = unsafe {
             libc::sendmmsg(
                 socket.as_raw_fd(),
@@ -326,6 +360,24 @@ impl SendBatch {
             Ok(sent as usize)
         }
     }
+}
+
+/// Whether this socket can send with UDP GSO (`UDP_SEGMENT`, Linux 4.18+): the kernel answers
+/// `getsockopt` for the option when it knows it. The one probe that may turn GSO off.
+pub(crate) fn gso_supported(socket: &UdpSocket) -> bool {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid, writable, and `len` gives `value`'s size.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            UDP_SEGMENT,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    rc == 0
 }
 
 /// Asks the kernel to attach its cumulative receive-queue drop count to each datagram.

@@ -6,12 +6,22 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 
-use super::{BATCH, Datagram, SLOT};
+use super::{BATCH, SLOT};
+
+/// What a batch knows of one received datagram.
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    /// Its real length (more than its slot holds when it was truncated).
+    len: usize,
+    from: SocketAddr,
+}
 
 /// Receive buffers for one batch, reused for every port.
 pub(crate) struct RecvBatch {
     pub(super) buffers: Vec<u8>,
-    pub(super) meta: Vec<Datagram>,
+    meta: Vec<Received>,
+    /// Bytes each slot holds for the current batch.
+    limit: usize,
 }
 
 impl RecvBatch {
@@ -19,31 +29,62 @@ impl RecvBatch {
         RecvBatch {
             buffers: vec![0; BATCH * SLOT],
             meta: Vec::with_capacity(BATCH),
+            limit: SLOT,
         }
     }
 
     /// Reads datagrams one `recv_from` at a time until `BATCH` or the queue is empty.
     pub(crate) fn recv(&mut self, socket: &UdpSocket, limit: usize) -> io::Result<usize> {
-        let len = limit.min(SLOT);
+        self.limit = limit.min(SLOT);
         self.meta.clear();
         while self.meta.len() < BATCH {
             let start = self.meta.len() * SLOT;
-            match super::recv_from(socket, &mut self.buffers[start..start + len]) {
-                Ok(got) => self.meta.push(Datagram {
+            match super::recv_from(socket, &mut self.buffers[start..start + self.limit]) {
+                Ok(got) => self.meta.push(Received {
                     len: got.len,
                     from: got.from,
-                    drops: None,
                 }),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.meta.is_empty() => break,
-                Err(e) if !self.meta.is_empty() && e.kind() != io::ErrorKind::Interrupted => {
-                    let _ = e; // report it on the next call, after these datagrams
-                    break;
-                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Anything else after some datagrams: report it on the next call, after these.
+                Err(_) if !self.meta.is_empty() => break,
                 Err(e) => return Err(e),
             }
         }
         Ok(self.meta.len())
+    }
+
+    /// Puts one datagram in slot 0, as if received (for in-memory sockets); returns 1.
+    pub(crate) fn fill(&mut self, data: &[u8], from: SocketAddr) -> usize {
+        let n = data.len().min(SLOT);
+        self.buffers[..n].copy_from_slice(&data[..n]);
+        self.limit = SLOT;
+        self.meta.clear();
+        self.meta.push(Received {
+            len: data.len(),
+            from,
+        });
+        1
+    }
+
+    /// The real length of datagram `i` of the last batch.
+    pub(crate) fn len(&self, i: usize) -> usize {
+        self.meta[i].len
+    }
+
+    /// The sender of datagram `i`.
+    pub(crate) fn from(&self, i: usize) -> SocketAddr {
+        self.meta[i].from
+    }
+
+    /// The bytes of datagram `i` (cut to what its slot held).
+    pub(crate) fn data(&self, i: usize) -> &[u8] {
+        let start = i * SLOT;
+        &self.buffers[start..start + self.meta[i].len.min(self.limit)]
+    }
+
+    /// No drop counter on this path.
+    pub(crate) fn drops(&self, _i: usize) -> Option<u32> {
+        None
     }
 }
 
@@ -58,16 +99,11 @@ impl SendBatch {
         SendBatch
     }
 
-    /// No GSO on the portable path.
-    pub(crate) fn gso_available(&self) -> bool {
-        false
-    }
-
-    /// Never called: `gso_available` is false.
-    pub(crate) fn send_segments(
+    /// Never called: [`gso_supported`] is false here.
+    pub(crate) fn send_segments<'d>(
         &mut self,
         _socket: &UdpSocket,
-        _data: &[u8],
+        _segments: impl Iterator<Item = &'d [u8]>,
         _segment: usize,
         _to: Option<SocketAddr>,
     ) -> io::Result<()> {
@@ -75,22 +111,30 @@ impl SendBatch {
     }
 
     /// Sends datagrams in order until one fails; returns how many went, or the first error.
-    pub(crate) fn send(
+    pub(crate) fn send<'d>(
         &mut self,
         socket: &UdpSocket,
-        datagrams: &[(&[u8], Option<SocketAddr>)],
+        datagrams: impl Iterator<Item = (&'d [u8], Option<SocketAddr>)>,
     ) -> io::Result<usize> {
-        for (i, (data, to)) in datagrams.iter().take(BATCH).enumerate() {
-            let sent = match to {
-                Some(to) => socket.send_to(data, *to),
+        let mut sent = 0;
+        for (data, to) in datagrams.take(BATCH) {
+            let result = match to {
+                Some(to) => socket.send_to(data, to),
                 None => socket.send(data),
             };
-            if let Err(e) = sent {
-                return if i == 0 { Err(e) } else { Ok(i) };
+            match result {
+                Ok(_) => sent += 1,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break, // report it when the caller sends the rest
             }
         }
-        Ok(datagrams.len().min(BATCH))
+        Ok(sent)
     }
+}
+
+/// No UDP GSO on the portable path.
+pub(crate) fn gso_supported(_socket: &UdpSocket) -> bool {
+    false
 }
 
 /// No drop counter outside Linux.

@@ -10,7 +10,11 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use std::os::fd::AsRawFd;
+
 use mio::net::UdpSocket;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 #[cfg(target_os = "linux")]
@@ -157,6 +161,12 @@ pub(crate) fn classify_send_error(error: &io::Error) -> SendError {
     }
 }
 
+/// Whether a GSO send failed because the device or route cannot offload it (`EIO`): the
+/// kernel's answer about the capability, unlike `EINVAL` (a bad segment size for this path).
+pub(crate) fn gso_refused_by_device(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EIO)
+}
+
 /// The error the kernel gives for a datagram that is too long (`EMSGSIZE`).
 pub(crate) fn message_too_long() -> io::Error {
     io::Error::from_raw_os_error(libc::EMSGSIZE)
@@ -291,16 +301,6 @@ pub(crate) const BATCH: usize = 32;
 /// Bytes per receive slot: the largest datagram plus one, so truncation always shows.
 pub(crate) const SLOT: usize = 65_536;
 
-/// What a batch knows of one received datagram.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Datagram {
-    /// Its real length (more than the buffer when it was truncated).
-    pub len: usize,
-    pub from: SocketAddr,
-    /// The socket's cumulative kernel drop count (`SO_RXQ_OVFL`), when the kernel sent one.
-    pub drops: Option<u32>,
-}
-
 #[cfg(all(target_os = "linux", not(gyre_portable_io)))]
 #[path = "batch_linux.rs"]
 mod batch;
@@ -308,28 +308,43 @@ mod batch;
 #[path = "batch_portable.rs"]
 mod batch;
 
-pub(crate) use batch::{GSO_MAX_SEGMENTS, RecvBatch, SendBatch};
+pub(crate) use batch::{GSO_MAX_SEGMENTS, RecvBatch, SendBatch, gso_supported};
 
-/// What both receive paths share: slot 0 filled by hand (in-memory sockets), and reading a
-/// datagram back. Each `RecvBatch` has `buffers` (BATCH slots of SLOT bytes) and `meta`.
 impl RecvBatch {
-    /// Puts one datagram in slot 0 (for in-memory sockets); returns 1.
-    pub(crate) fn fill(&mut self, data: &[u8], from: SocketAddr) -> usize {
-        let n = data.len().min(SLOT);
-        self.buffers[..n].copy_from_slice(&data[..n]);
-        self.meta.clear();
-        self.meta.push(Datagram {
-            len: data.len(),
-            from,
-            drops: None,
-        });
-        1
+    /// Where the receive buffers live, as an address range: lets a write recognise bytes
+    /// that are a received datagram (and queue them by position instead of copying them).
+    pub(crate) fn area(&self) -> std::ops::Range<usize> {
+        let start = self.buffers.as_ptr() as usize;
+        start..start + self.buffers.len()
     }
 
-    /// The `i`th datagram of the last batch and its bytes (cut to the slot if truncated).
-    pub(crate) fn get(&self, i: usize) -> (Datagram, &[u8]) {
-        let d = self.meta[i];
-        let start = i * SLOT;
-        (d, &self.buffers[start..start + d.len.min(SLOT)])
+    /// Datagram `i` of the last batch, unless it is longer than `limit` (truncated).
+    #[inline]
+    pub(crate) fn datagram(&self, i: usize, limit: usize) -> Option<(&[u8], SocketAddr)> {
+        let len = self.len(i);
+        if len > limit {
+            return None;
+        }
+        Some((self.data(i), self.from(i)))
     }
+
+    /// The receive buffers, for sends that point into them.
+    pub(crate) fn buffers(&self) -> &[u8] {
+        &self.buffers
+    }
+}
+
+/// Registers a socket's fd for readable events under `token`. By fd, so the socket itself can
+/// stay shared (`Rc`) between its port and the transports that reach it weakly.
+pub(crate) fn register(registry: &Registry, socket: &UdpSocket, token: Token) -> io::Result<()> {
+    registry.register(
+        &mut SourceFd(&socket.as_raw_fd()),
+        token,
+        Interest::READABLE,
+    )
+}
+
+/// Removes a socket's fd from the poll.
+pub(crate) fn deregister(registry: &Registry, socket: &UdpSocket) -> io::Result<()> {
+    registry.deregister(&mut SourceFd(&socket.as_raw_fd()))
 }

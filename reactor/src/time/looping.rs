@@ -225,25 +225,26 @@ fn after_run(state: &Rc<RefCell<State>>, outcome: Result<(), Failure>) {
 
 /// Schedules the next run at the first interval boundary strictly after `when`.
 fn schedule_from(state: &Rc<RefCell<State>>, when: Instant) {
-    let (timers, at) = {
+    let (timers, wait) = {
         let s = state.borrow();
-        (s.timers.clone(), s.next_boundary_after(when))
+        (s.timers.clone(), s.until_boundary_after(when))
     };
     // The queue holds the loop alive while a run is scheduled, as Twisted's reactor does.
+    // An interval too long for the clock saturates: the next run is never.
     let strong = state.clone();
-    let call = timers.call_at(at, move || run(&strong));
+    let call = timers.call_after(when, wait, move || run(&strong));
     state.borrow_mut().call = Some(call);
 }
 
 impl State {
-    fn next_boundary_after(&self, when: Instant) -> Instant {
+    /// How long after `when` the first interval boundary strictly after it comes.
+    fn until_boundary_after(&self, when: Instant) -> Duration {
         let interval = self.interval.as_nanos();
         if interval == 0 {
-            return when;
+            return Duration::ZERO;
         }
         let running_for = when.saturating_duration_since(self.start_time).as_nanos();
-        let until_next = interval - running_for % interval;
-        when + duration_from_nanos(until_next)
+        duration_from_nanos(interval - running_for % interval)
     }
 
     /// Twisted's `withCount` arithmetic, exact in nanoseconds. `None` if no interval passed.
@@ -278,8 +279,12 @@ fn signed_nanos(a: Instant, b: Instant) -> i128 {
     }
 }
 
+/// Nanoseconds as a `Duration`, saturating at `Duration::MAX`.
 fn duration_from_nanos(n: u128) -> Duration {
-    Duration::new((n / 1_000_000_000) as u64, (n % 1_000_000_000) as u32)
+    match u64::try_from(n / 1_000_000_000) {
+        Ok(secs) => Duration::new(secs, (n % 1_000_000_000) as u32),
+        Err(_) => Duration::MAX,
+    }
 }
 
 impl fmt::Debug for LoopingCall {

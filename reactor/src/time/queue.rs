@@ -110,6 +110,12 @@ pub struct TimerId {
 }
 
 impl TimerId {
+    /// An id that names no entry of any queue.
+    pub(crate) const STALE: TimerId = TimerId {
+        slot: u32::MAX,
+        seq: u64::MAX,
+    };
+
     /// The entry's scheduling sequence number: unique per queue, increasing with each schedule.
     pub fn seq(&self) -> u64 {
         self.seq

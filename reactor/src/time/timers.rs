@@ -1,5 +1,6 @@
 //! [`Timers`] and [`DelayedCall`]: `call_later` on a clock (Twisted's `IReactorTime`).
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -19,8 +20,16 @@ enum Status {
     Cancelled,
 }
 
+/// A scheduled call. It is handed whatever its runner passes to
+/// [`run_due_with`](Timers::run_due_with): nothing for a plain `call_later`, the reactor's
+/// [`Core`](crate::Core) for the reactor's own `call_later`.
+pub(crate) type Call = Box<dyn FnOnce(&mut dyn Any)>;
+
+/// Ticks standing for "never": a deadline no clock reaches (about 584 years).
+const NEVER: u64 = u64::MAX;
+
 struct Entry {
-    call: Box<dyn FnOnce()>,
+    call: Call,
     status: Rc<Cell<Status>>,
 }
 
@@ -30,6 +39,15 @@ struct Inner {
     origin: Instant,
     queue: RefCell<TimerQueue<Entry>>,
     fired: Cell<u64>,
+    /// Calls that panicked (caught and logged).
+    panicked: Cell<u64>,
+    /// The clock as last read, in ticks (every read updates it).
+    last_now: Cell<u64>,
+    /// No pending deadline is earlier than this (`NEVER` when nothing is pending): lets a pass
+    /// with nothing due return without touching the queue.
+    earliest: Cell<u64>,
+    /// Set by [`Timers::close`]: calls scheduled afterwards are dropped at once.
+    closed: Cell<bool>,
 }
 
 /// A queue of delayed calls on a clock: Twisted's `callLater` / `getDelayedCalls`, and, on a
@@ -41,7 +59,8 @@ struct Inner {
 ///
 /// Rules: equal deadlines run in scheduling order (FIFO; Twisted's reactor does not promise
 /// this); a call scheduled while a pass runs waits for the next pass, even with a zero delay;
-/// a call that panics is caught and logged and the others still run.
+/// a call that panics is caught and logged and the others still run. A delay too long for the
+/// clock (`Duration::MAX`) means "never": the call stays pending and can still be cancelled.
 ///
 /// ```
 /// use gyre_reactor::time::Timers;
@@ -73,6 +92,10 @@ impl Timers {
                 origin,
                 queue: RefCell::new(TimerQueue::new()),
                 fired: Cell::new(0),
+                panicked: Cell::new(0),
+                last_now: Cell::new(0),
+                earliest: Cell::new(NEVER),
+                closed: Cell::new(false),
             }),
         }
     }
@@ -90,27 +113,61 @@ impl Timers {
 
     /// The clock's current time.
     pub fn now(&self) -> Instant {
-        self.inner.clock.now()
+        let now = self.inner.clock.now();
+        self.inner.last_now.set(self.inner.ticks(now));
+        now
     }
 
     /// Runs `f` once, `delay` from now (Twisted's `callLater`). The returned handle cancels,
-    /// resets or delays it.
+    /// resets or delays it. A delay past what the clock can count means never.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> DelayedCall {
-        self.call_at(self.now() + delay, f)
+        self.call_later_with(delay, move |_| f())
     }
 
     /// Runs `f` once at `when` (at the next pass if `when` is already past).
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> DelayedCall {
+        self.schedule(self.inner.ticks(when), Box::new(move |_| f()))
+    }
+
+    /// Like [`call_later`](Timers::call_later), for a call that takes what its runner passes
+    /// to [`run_due_with`](Timers::run_due_with) (the reactor passes its `Core`).
+    pub(crate) fn call_later_with(
+        &self,
+        delay: Duration,
+        f: impl FnOnce(&mut dyn Any) + 'static,
+    ) -> DelayedCall {
+        let now = self.inner.ticks(self.now());
+        self.schedule(now.saturating_add(nanos(delay)), Box::new(f))
+    }
+
+    /// Runs `f` `delay` after `from`, saturating to never (for loops that compute boundaries).
+    pub(crate) fn call_after(
+        &self,
+        from: Instant,
+        delay: Duration,
+        f: impl FnOnce() + 'static,
+    ) -> DelayedCall {
+        let at = self.inner.ticks(from).saturating_add(nanos(delay));
+        self.schedule(at, Box::new(move |_| f()))
+    }
+
+    fn schedule(&self, deadline: u64, call: Call) -> DelayedCall {
         let status = Rc::new(Cell::new(Status::Pending));
+        if self.inner.closed.get() {
+            status.set(Status::Cancelled);
+            drop(call); // the reactor is gone: nothing will ever run it
+            return DelayedCall {
+                timers: Rc::downgrade(&self.inner),
+                id: TimerId::STALE,
+                status,
+            };
+        }
         let entry = Entry {
-            call: Box::new(f),
+            call,
             status: status.clone(),
         };
-        let id = self
-            .inner
-            .queue
-            .borrow_mut()
-            .schedule(self.inner.ticks(when), entry);
+        let id = self.inner.queue.borrow_mut().schedule(deadline, entry);
+        self.inner.lower_earliest(deadline);
         DelayedCall {
             timers: Rc::downgrade(&self.inner),
             id,
@@ -152,6 +209,11 @@ impl Timers {
         self.inner.fired.get()
     }
 
+    /// Calls that panicked so far (each was caught and logged; the others still ran).
+    pub fn panicked(&self) -> u64 {
+        self.inner.panicked.get()
+    }
+
     /// When the earliest pending call is due.
     pub fn next_deadline(&self) -> Option<Instant> {
         let ticks = self.inner.queue.borrow_mut().next_deadline()?;
@@ -169,7 +231,19 @@ impl Timers {
     /// before the pass began, in deadline order (FIFO among equal deadlines). Calls scheduled
     /// during the pass wait for the next one. Returns how many calls ran.
     pub fn run_due(&self) -> usize {
+        self.run_due_with(&mut ())
+    }
+
+    /// [`run_due`](Timers::run_due), handing `cx` to each call. With nothing pending the
+    /// clock is not even read.
+    pub(crate) fn run_due_with(&self, cx: &mut dyn Any) -> usize {
+        if self.inner.earliest.get() == NEVER {
+            return 0;
+        }
         let now = self.inner.ticks(self.now());
+        if now < self.inner.earliest.get() {
+            return 0; // nothing can be due yet: the queue is not touched
+        }
         let pass_mark = self.inner.queue.borrow().next_seq();
         let mut ran = 0;
         loop {
@@ -177,14 +251,48 @@ impl Timers {
             let Some((_, entry)) = next else { break };
             entry.status.set(Status::Called);
             ran += 1;
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(entry.call)) {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (entry.call)(cx))) {
+                self.inner.panicked.set(self.inner.panicked.get() + 1);
                 log::error!(target: "gyre::time",
                     "a delayed call panicked (the other calls still run): {}",
                     panic_message(panic.as_ref()));
             }
         }
+        let earliest = self.inner.queue.borrow_mut().next_deadline();
+        self.inner.earliest.set(earliest.unwrap_or(NEVER));
         self.inner.fired.set(self.inner.fired.get() + ran as u64);
         ran
+    }
+
+    /// How long a loop may sleep before the next call is due, measured from the clock's last
+    /// reading (no new reading: the reactor reads the clock once per turn); `None` when
+    /// nothing is pending. May be early (a cancelled call), never late.
+    pub(crate) fn wait_hint(&self) -> Option<Duration> {
+        match self.inner.earliest.get() {
+            NEVER => None,
+            at => Some(Duration::from_nanos(
+                at.saturating_sub(self.inner.last_now.get()),
+            )),
+        }
+    }
+
+    /// Cancels every pending call and refuses new ones (they are dropped at once); returns the
+    /// calls so the caller can drop them where a panicking `Drop` is caught. The reactor does
+    /// this when it is dropped, which also breaks the cycles between calls and the handles
+    /// they hold.
+    pub(crate) fn close(&self) -> Vec<Call> {
+        self.inner.closed.set(true);
+        let mut queue = self.inner.queue.borrow_mut();
+        let ids: Vec<TimerId> = queue.iter().map(|(id, _, _)| id).collect();
+        let mut calls = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(entry) = queue.cancel(id) {
+                entry.status.set(Status::Cancelled);
+                calls.push(entry.call);
+            }
+        }
+        self.inner.earliest.set(NEVER);
+        calls
     }
 
     /// Moves a manual clock forward by `by` and runs passes until no call is due (Twisted's
@@ -217,8 +325,19 @@ impl Timers {
 impl Inner {
     /// An instant as queue ticks: nanoseconds since `origin`, saturating at both ends.
     fn ticks(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(NEVER)
     }
+
+    fn lower_earliest(&self, deadline: u64) {
+        if deadline < self.earliest.get() {
+            self.earliest.set(deadline);
+        }
+    }
+}
+
+/// A duration in ticks, saturating ("never" for anything too long to count).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NEVER)
 }
 
 impl fmt::Debug for Timers {
@@ -253,11 +372,14 @@ impl DelayedCall {
         Ok(())
     }
 
-    /// Moves the call to `delay` from now (Twisted's `reset`).
+    /// Moves the call to `delay` from now (Twisted's `reset`); too long a delay means never.
     pub fn reset(&self, delay: Duration) -> Result<(), DelayedCallError> {
         let inner = self.pending()?;
-        let deadline = inner.ticks(inner.clock.now() + delay);
+        let now = inner.ticks(inner.clock.now());
+        inner.last_now.set(now);
+        let deadline = now.saturating_add(nanos(delay));
         inner.queue.borrow_mut().reschedule(self.id, deadline);
+        inner.lower_earliest(deadline);
         Ok(())
     }
 
@@ -266,8 +388,7 @@ impl DelayedCall {
         let inner = self.pending()?;
         let mut queue = inner.queue.borrow_mut();
         let deadline = queue.deadline(self.id).expect("pending() checked the id");
-        let more = u64::try_from(more.as_nanos()).unwrap_or(u64::MAX);
-        queue.reschedule(self.id, deadline.saturating_add(more));
+        queue.reschedule(self.id, deadline.saturating_add(nanos(more)));
         Ok(())
     }
 

@@ -1,17 +1,22 @@
-//! UDP ports: options, transports, and how the reactor reads and dispatches them.
+//! UDP ports: a port's socket-side life (`Port`, in `udp/port.rs`), the transports protocols
+//! write through, the send queue, and the outbox through which kept transports reach the loop.
+//!
+//! This module is a leaf over `sys`: it never reaches back into the loop. The reactor's port
+//! table lends a port to a protocol callback and reads the outbox; nothing here knows about
+//! either.
 
 mod address;
-pub(crate) mod dispatch;
 mod multicast;
 mod options;
-pub(crate) mod read;
+pub(crate) mod outbox;
+pub(crate) mod port;
 pub(crate) mod send_queue;
 pub(crate) mod socket;
-pub(crate) mod table;
 mod transport;
 
 pub use address::ToDatagramAddr;
 pub(crate) use address::parse_interface;
 pub use multicast::MulticastInterface;
 pub use options::{ListenOptions, MAX_DATAGRAM};
-pub use transport::Transport;
+pub use send_queue::{SEND_QUEUE_BYTES, SEND_QUEUE_DATAGRAMS};
+pub use transport::{Transport, TransportMut};

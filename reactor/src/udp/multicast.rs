@@ -1,7 +1,7 @@
 //! Multicast on a [`Transport`] (Twisted's `IMulticastTransport`): groups, source-specific
 //! groups, loopback mode, TTL / hop limit, outgoing interface; IPv4 and IPv6.
 //!
-//! Every UDP port can use these; [`Handle::listen_multicast`](crate::Handle::listen_multicast)
+//! Every UDP port can use these; [`Core::listen_multicast`](crate::Core::listen_multicast)
 //! only sets the socket up so several listeners can share the port.
 
 use std::fmt;

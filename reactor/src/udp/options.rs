@@ -5,7 +5,7 @@ use crate::sys::SocketSetup;
 /// The largest UDP payload there is (IPv4 tops out at 65,507, IPv6 at 65,527 without jumbograms).
 pub const MAX_DATAGRAM: usize = 65_535;
 
-/// Options for [`Handle::listen_udp_with`](crate::Handle::listen_udp_with): Twisted's
+/// Options for [`Core::listen_udp_with`](crate::Core::listen_udp_with): Twisted's
 /// `listenUDP(port, protocol, interface, maxPacketSize)`, plus the socket options Twisted
 /// leaves to `getHandle()`.
 ///

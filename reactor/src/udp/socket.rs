@@ -6,8 +6,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use mio::Registry;
 use mio::net::UdpSocket;
+use mio::{Registry, Token};
 
 use crate::sys::{self, RecvBatch, SendBatch};
 
@@ -114,46 +114,66 @@ impl PortSocket {
         }
     }
 
-    /// Sends `data` as datagrams of `segment` bytes with one GSO call (OS sockets only).
-    pub fn send_segments(
+    /// Whether GSO sends may be tried (probed once; never for in-memory sockets).
+    pub fn gso_supported(&self) -> bool {
+        match self {
+            PortSocket::Os(s) => sys::gso_supported(s),
+            PortSocket::Memory(_) => false,
+        }
+    }
+
+    /// Sends `segments` as datagrams of `segment` bytes with one GSO call (OS sockets only).
+    pub fn send_segments<'d>(
         &self,
         batch: &mut SendBatch,
-        data: &[u8],
+        segments: impl Iterator<Item = &'d [u8]>,
         segment: usize,
         to: Option<SocketAddr>,
     ) -> io::Result<()> {
         match self {
-            PortSocket::Os(s) => batch.send_segments(s, data, segment, to),
+            PortSocket::Os(s) => batch.send_segments(s, segments, segment, to),
             PortSocket::Memory(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
     /// Sends queued datagrams (`to` is `None` when connected); returns how many went.
-    pub fn send_batch(
+    pub fn send_batch<'d>(
         &self,
         batch: &mut SendBatch,
-        datagrams: &[(&[u8], Option<SocketAddr>)],
+        datagrams: impl Iterator<Item = (&'d [u8], Option<SocketAddr>)>,
     ) -> io::Result<usize> {
         match self {
             PortSocket::Os(s) => batch.send(s, datagrams),
             PortSocket::Memory(_) => {
-                for (i, (data, to)) in datagrams.iter().enumerate() {
-                    let sent = match to {
-                        Some(to) => self.send_to(data, *to),
+                let mut sent = 0;
+                for (data, to) in datagrams.take(sys::BATCH) {
+                    let result = match to {
+                        Some(to) => self.send_to(data, to),
                         None => self.send(data),
                     };
-                    if let Err(e) = sent {
-                        return if i == 0 { Err(e) } else { Ok(i) };
+                    match result {
+                        Ok(_) => sent += 1,
+                        Err(e) if sent == 0 => return Err(e),
+                        Err(_) => break,
                     }
                 }
-                Ok(datagrams.len())
+                Ok(sent)
             }
         }
     }
 
-    pub fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+    /// Registers the socket with the poll for readable events (OS sockets only).
+    pub fn register(&self, registry: &Registry, token: Token) -> io::Result<()> {
         match self {
-            PortSocket::Os(s) => registry.deregister(s),
+            PortSocket::Os(s) => sys::register(registry, s, token),
+            PortSocket::Memory(_) => Ok(()),
+        }
+    }
+
+    /// Removes the socket from the poll.
+    pub fn deregister(&self, registry: &Registry) -> io::Result<()> {
+        match self {
+            PortSocket::Os(s) => sys::deregister(registry, s),
             PortSocket::Memory(_) => Ok(()),
         }
     }

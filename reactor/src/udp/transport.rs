@@ -1,38 +1,54 @@
-//! [`Transport`]: a protocol's handle on its UDP port (Twisted's `IUDPTransport`).
+//! A protocol's handle on its UDP port (Twisted's `IUDPTransport`), in two forms:
+//!
+//! * [`TransportMut`]: the port itself, lent to a protocol callback by its
+//!   [`Context`](crate::Context). A write made through it goes straight into the reactor's
+//!   send queue: no lookup, no reference count, no `RefCell`. An echo of a received datagram
+//!   is queued by its position in the receive buffers, not copied.
+//! * [`Transport`]: a handle to keep (in a protocol, a timer, a Deferred callback, `main`).
+//!   Cheap to clone; it reaches the loop through the reactor's outbox and never keeps the
+//!   port's socket open: once the port is stopped or the reactor dropped, every call returns
+//!   [`WriteError::PortClosed`].
+//!
+//! Both check a write the same way before it goes anywhere (closed port, hostname, family,
+//! port 0, size), so a bad write fails at once wherever it is made. Inside a loop turn writes
+//! queue and leave in batches, in the order they were made through either form; outside a
+//! turn (in `main`, before `run`) they go straight to the kernel.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::rc::Weak;
+use std::ops::{Deref, Range};
+use std::rc::Rc;
 
-use super::address::{ToDatagramAddr, fit_family};
-use super::table::{PortId, PortSlot, PortState};
+use super::address::ToDatagramAddr;
+use super::port::{Port, PortShared};
+use super::send_queue::SendQueue;
 use crate::defer::Deferred;
 use crate::error::WriteError;
-use crate::handle::{Handle, Shared};
 use crate::stats::PortStats;
 use crate::sys;
 
-/// A handle on one UDP port: write datagrams, connect, query and stop it.
+/// A handle on one UDP port to keep: write datagrams, connect, query and stop it.
 ///
-/// Cheap to clone and safe to keep (in a protocol, a timer, a Deferred callback): once the
-/// port is stopped every call returns [`WriteError::PortClosed`]. It holds the reactor weakly,
-/// so keeping one never keeps a dropped reactor alive.
+/// Cheap to clone and safe to keep anywhere on the reactor's thread: once the port is stopped
+/// (or the reactor dropped) every call returns [`WriteError::PortClosed`]. It never keeps the
+/// port's socket, nor the reactor, alive.
 ///
-/// Sending never blocks and never queues: UDP has no back-pressure. When the kernel has no
-/// room (`EWOULDBLOCK`, `ENOBUFS`) the datagram is dropped and counted in
-/// [`PortStats::send_drops`], which is what the network would do a hop later.
+/// Sending never blocks: UDP has no back-pressure. When the kernel has no room (`EWOULDBLOCK`,
+/// `ENOBUFS`) the datagram is dropped and counted in [`PortStats::send_drops`], which is what
+/// the network would do a hop later.
 ///
 /// ```
 /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+/// use gyre_reactor::udp::ListenOptions;
 /// use std::net::SocketAddr;
 ///
 /// struct Quiet;
 /// impl DatagramProtocol for Quiet {
 ///     fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome { Ok(()) }
 /// }
-/// let reactor = Reactor::new().unwrap();
-/// let port = reactor.listen_udp_with(gyre_reactor::udp::ListenOptions::new(0).interface("127.0.0.1"), Quiet).unwrap();
+/// let mut reactor = Reactor::new().unwrap();
+/// let port = reactor.listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Quiet).unwrap();
 /// let here = port.get_host().unwrap();
 /// assert_eq!(here.ip().to_string(), "127.0.0.1");
 /// assert_ne!(here.port(), 0); // port 0 picked a free port
@@ -41,142 +57,136 @@ use crate::sys;
 /// ```
 #[derive(Clone)]
 pub struct Transport {
-    shared: Weak<Shared>,
-    id: PortId,
+    shared: Rc<PortShared>,
 }
 
 impl Transport {
-    pub(crate) fn new(handle: &Handle, id: PortId) -> Transport {
-        Transport {
-            shared: std::rc::Rc::downgrade(&handle.shared),
-            id,
-        }
+    pub(crate) fn new(shared: Rc<PortShared>) -> Transport {
+        Transport { shared }
     }
 
-    pub(crate) fn port_id(&self) -> PortId {
-        self.id
+    #[inline]
+    pub(crate) fn shared(&self) -> &PortShared {
+        &self.shared
     }
 
     /// Sends one datagram to `to` (Twisted's `write(data, addr)`). On a connected port `to`
     /// must be the peer.
     pub fn write_to(&self, data: &[u8], to: impl ToDatagramAddr) -> Result<(), WriteError> {
-        let to = to.to_datagram_addr()?;
-        self.with_slot(|shared, slot| {
-            let to = fit_family(to, slot.local, slot.dual_stack)?;
-            match slot.connected {
-                Some(peer) if peer != to => Err(WriteError::WrongPeer {
-                    connected: peer,
-                    given: to,
-                }),
-                Some(_) => send(shared, slot, data, None),
-                None => send(shared, slot, data, Some(to)),
-            }
-        })
+        let to = self.shared.destination(to.to_datagram_addr()?)?;
+        self.send(data, to)
     }
 
     /// Sends one datagram to the connected peer (Twisted's `write(data)` after `connect`).
     pub fn write(&self, data: &[u8]) -> Result<(), WriteError> {
-        self.with_slot(|shared, slot| match slot.connected {
-            Some(_) => send(shared, slot, data, None),
-            None => Err(WriteError::NotConnected),
-        })
+        let to = self.shared.connected_destination()?;
+        self.send(data, to)
+    }
+
+    /// Queues the write during a loop turn, sends it now outside one.
+    pub(crate) fn send(&self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {
+        let shared = &*self.shared;
+        shared.check_size(data.len(), to)?;
+        if !shared.outbox.in_turn() {
+            return shared.send_now(data, to);
+        }
+        if !shared.outbox.queue_write(shared.id, to, data) {
+            shared.counters.send_drops.add(1); // the send queue is full
+        }
+        Ok(())
     }
 
     /// Connects the port to one peer: it then receives only from that peer, and an ICMP "port
     /// unreachable" for it arrives as `connection_refused`. A port connects once (Twisted's
     /// rule); a failed connect leaves it unconnected.
     pub fn connect(&self, to: impl ToDatagramAddr) -> Result<(), WriteError> {
-        let to = to.to_datagram_addr()?;
-        self.with_slot(|_, slot| {
-            if slot.connected.is_some() {
-                return Err(WriteError::AlreadyConnected);
-            }
-            let to = fit_family(to, slot.local, slot.dual_stack)?;
-            slot.socket.connect(to).map_err(WriteError::Io)?;
-            slot.connected = Some(to);
-            Ok(())
-        })
+        self.shared.connect(to.to_datagram_addr()?)
     }
 
     /// The local address the port is bound to (Twisted's `getHost`); with port 0, the port
     /// the OS picked.
     pub fn get_host(&self) -> Result<SocketAddr, WriteError> {
-        self.with_slot(|_, slot| Ok(slot.local))
+        self.open().map(|s| s.local)
     }
 
     /// The connected peer, if any.
     pub fn peer(&self) -> Option<SocketAddr> {
-        self.with_slot(|_, slot| Ok(slot.connected)).ok().flatten()
+        self.open().ok().and_then(PortShared::peer)
     }
 
     /// The largest datagram this port delivers whole.
     pub fn max_packet_size(&self) -> Result<usize, WriteError> {
-        self.with_slot(|_, slot| Ok(slot.max_packet))
+        self.open().map(|s| s.max_packet)
     }
 
     /// Whether the port is open (not stopped or stopping).
     pub fn is_listening(&self) -> bool {
-        self.with_slot(|_, _| Ok(())).is_ok()
+        self.shared.is_listening()
     }
 
     /// Stops the port (Twisted's `stopListening`). Reading stops now; on a later step of this
-    /// loop turn the protocol gets `stop_protocol`, the socket is closed, and the returned
-    /// Deferred fires: never re-entrantly inside the callback that asked. Asking again
-    /// returns the same Deferred; asking after the port closed returns a fired one.
+    /// loop turn (or of the next, if called outside one) the protocol gets `stop_protocol`,
+    /// the socket is closed, and the returned Deferred fires: never re-entrantly inside the
+    /// callback that asked. Asking again returns the same Deferred; asking after the port
+    /// closed returns a fired one.
     pub fn stop_listening(&self) -> Deferred<()> {
-        let Some(shared) = self.shared.upgrade() else {
-            return Deferred::succeeded(());
-        };
-        let mut ports = shared.ports.borrow_mut();
-        let Some(slot) = ports.get_mut(self.id) else {
-            return Deferred::succeeded(());
-        };
-        if let PortState::Stopping(done) = &slot.state {
-            return done.clone();
-        }
-        let done = Deferred::new();
-        if let Err(e) = slot.socket.deregister(&shared.registry) {
-            log::warn!(target: "gyre::udp", "{}: deregister failed: {e}", slot.name);
-        }
-        slot.state = PortState::Stopping(done.clone());
-        shared.stops.set(shared.stops.get() + 1);
-        shared.port_work.borrow_mut().stopping.push(self.id);
-        done
+        self.shared.stop()
     }
 
     /// Whether `SO_BROADCAST` is on (Twisted's `getBroadcastAllowed`).
     pub fn broadcast_allowed(&self) -> Result<bool, WriteError> {
-        self.with_slot(|_, slot| slot.socket.broadcast().map_err(WriteError::Io))
+        self.with_socket(|s| s.broadcast())
     }
 
     /// Turns `SO_BROADCAST` on or off (Twisted's `setBroadcastAllowed`).
     pub fn set_broadcast_allowed(&self, on: bool) -> Result<(), WriteError> {
-        self.with_slot(|_, slot| slot.socket.set_broadcast(on).map_err(WriteError::Io))
+        self.with_socket(|s| s.set_broadcast(on))
     }
 
     /// `SO_RCVBUF` as the kernel reports it.
     pub fn recv_buffer_size(&self) -> Result<usize, WriteError> {
-        self.with_socket(sys::recv_buffer_size)
+        self.with_os_socket(|s, _| sys::recv_buffer_size(s))
     }
 
     /// Sets `SO_RCVBUF`.
     pub fn set_recv_buffer_size(&self, bytes: usize) -> Result<(), WriteError> {
-        self.with_socket(|s| sys::set_recv_buffer_size(s, bytes))
+        self.with_os_socket(|s, _| sys::set_recv_buffer_size(s, bytes))
     }
 
     /// `SO_SNDBUF` as the kernel reports it.
     pub fn send_buffer_size(&self) -> Result<usize, WriteError> {
-        self.with_socket(sys::send_buffer_size)
+        self.with_os_socket(|s, _| sys::send_buffer_size(s))
     }
 
     /// Sets `SO_SNDBUF`.
     pub fn set_send_buffer_size(&self, bytes: usize) -> Result<(), WriteError> {
-        self.with_socket(|s| sys::set_send_buffer_size(s, bytes))
+        self.with_os_socket(|s, _| sys::set_send_buffer_size(s, bytes))
     }
 
     /// This port's counters.
     pub fn stats(&self) -> Result<PortStats, WriteError> {
-        self.with_slot(|_, slot| Ok(slot.counters.snapshot()))
+        self.open().map(PortShared::stats)
+    }
+
+    /// This port's counters, open or closed (for the reactor's totals).
+    pub(crate) fn final_stats(&self) -> PortStats {
+        self.shared.stats()
+    }
+
+    fn open(&self) -> Result<&PortShared, WriteError> {
+        match self.shared.is_listening() {
+            true => Ok(&self.shared),
+            false => Err(WriteError::PortClosed),
+        }
+    }
+
+    /// Runs `f` on the port's socket, while the port is open.
+    fn with_socket<R>(
+        &self,
+        f: impl FnOnce(&super::socket::PortSocket) -> io::Result<R>,
+    ) -> Result<R, WriteError> {
+        let socket = self.open()?.socket()?;
+        f(&socket).map_err(WriteError::Io)
     }
 
     /// Runs `f` on the OS socket with whether the port is IPv6.
@@ -184,91 +194,8 @@ impl Transport {
         &self,
         f: impl FnOnce(&mio::net::UdpSocket, bool) -> io::Result<R>,
     ) -> Result<R, WriteError> {
-        self.with_slot(|_, slot| {
-            let v6 = slot.local.is_ipv6();
-            slot.socket
-                .os()
-                .and_then(|s| f(s, v6))
-                .map_err(WriteError::Io)
-        })
-    }
-
-    fn with_socket<R>(
-        &self,
-        f: impl FnOnce(&mio::net::UdpSocket) -> io::Result<R>,
-    ) -> Result<R, WriteError> {
-        self.with_slot(|_, slot| slot.socket.os().and_then(f).map_err(WriteError::Io))
-    }
-
-    /// Runs `f` on the open port's slot, borrowed for just this call (no user code runs in it).
-    fn with_slot<R>(
-        &self,
-        f: impl FnOnce(&Shared, &mut PortSlot) -> Result<R, WriteError>,
-    ) -> Result<R, WriteError> {
-        let shared = self.shared.upgrade().ok_or(WriteError::PortClosed)?;
-        let mut ports = shared.ports.borrow_mut();
-        match ports.get_mut(self.id) {
-            Some(slot) if slot.is_listening() => f(&shared, slot),
-            _ => Err(WriteError::PortClosed),
-        }
-    }
-}
-
-/// The largest UDP payload over IPv4 (65,535 − 8 − 20).
-const MAX_PAYLOAD_V4: usize = 65_507;
-/// The largest UDP payload over IPv6 without jumbograms (65,535 − 8).
-const MAX_PAYLOAD_V6: usize = 65_527;
-
-/// Sends one datagram, or queues it while the loop runs (it then leaves in a batch at the end
-/// of the current step), with UDP's error rules.
-fn send(
-    shared: &Shared,
-    slot: &mut PortSlot,
-    data: &[u8],
-    to: Option<SocketAddr>,
-) -> Result<(), WriteError> {
-    let limit = match to.unwrap_or(slot.local) {
-        SocketAddr::V4(_) => MAX_PAYLOAD_V4,
-        SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => MAX_PAYLOAD_V4,
-        SocketAddr::V6(_) => MAX_PAYLOAD_V6,
-    };
-    if data.len() > limit {
-        return Err(WriteError::MessageLength { size: data.len() });
-    }
-    if shared.batching.get() {
-        shared.send_queue.borrow_mut().push(slot.id, to, data);
-        return Ok(());
-    }
-    loop {
-        let sent = match to {
-            Some(to) => slot.socket.send_to(data, to),
-            None => slot.socket.send(data),
-        };
-        let error = match sent {
-            Ok(n) => {
-                slot.counters.datagrams_out.add(1);
-                slot.counters.bytes_out.add(n as u64);
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        match sys::classify_send_error(&error) {
-            sys::SendError::Interrupted => continue,
-            sys::SendError::NoRoom => {
-                slot.counters.send_drops.add(1);
-                log::debug!(target: "gyre::udp", "{}: no room in the kernel, datagram dropped ({error})", slot.name);
-                return Ok(());
-            }
-            sys::SendError::TooLong => return Err(WriteError::MessageLength { size: data.len() }),
-            sys::SendError::Refused if slot.connected.is_some() => {
-                // The ICMP error answers an earlier datagram; this one was not sent. The
-                // protocol hears of it after the current callback, never from inside `write`.
-                slot.refusals_pending += 1;
-                shared.port_work.borrow_mut().refused.push(slot.id);
-                return Ok(());
-            }
-            sys::SendError::Refused | sys::SendError::Other => return Err(WriteError::Io(error)),
-        }
+        let v6 = self.shared.local.is_ipv6();
+        self.with_socket(|s| s.os().and_then(|os| f(os, v6)))
     }
 }
 
@@ -278,5 +205,103 @@ impl fmt::Debug for Transport {
             Ok(addr) => write!(f, "Transport(UDP {addr})"),
             Err(_) => f.write_str("Transport(closed)"),
         }
+    }
+}
+
+/// The port itself, lent to a protocol callback: what [`Context::transport`](crate::Context::transport)
+/// returns (Twisted's `self.transport`).
+///
+/// Writes through it go straight into the reactor's send queue. It dereferences to the port's
+/// [`Transport`], so every other method (`connect`, `get_host`, `stop_listening`, multicast,
+/// socket options…) is there too, and `.clone()` gives a `Transport` to keep.
+pub struct TransportMut<'a> {
+    pub(crate) port: &'a mut Port,
+    /// The reactor's send queue while datagrams are delivered; `None` in other callbacks,
+    /// whose writes go through the outbox like a kept transport's.
+    queue: Option<&'a mut SendQueue>,
+    /// The receive buffers' address range while datagrams are delivered (empty otherwise).
+    received: Range<usize>,
+}
+
+impl<'a> TransportMut<'a> {
+    pub(crate) fn new(
+        port: &'a mut Port,
+        queue: Option<&'a mut SendQueue>,
+        received: Range<usize>,
+    ) -> TransportMut<'a> {
+        TransportMut {
+            port,
+            queue,
+            received,
+        }
+    }
+
+    /// Sends one datagram to `to` (Twisted's `write(data, addr)`). On a connected port `to`
+    /// must be the peer. Replying with the received `data` itself costs no copy.
+    #[inline]
+    pub fn write_to(&mut self, data: &[u8], to: impl ToDatagramAddr) -> Result<(), WriteError> {
+        match to.to_datagram_addr() {
+            Ok(to) => self.write_to_addr(data, to),
+            Err(e) => Err(WriteError::InvalidAddress(e)),
+        }
+    }
+
+    /// The common case queues at once; anything else takes the full checks.
+    #[inline]
+    fn write_to_addr(&mut self, data: &[u8], to: SocketAddr) -> Result<(), WriteError> {
+        let shared = self.port.shared();
+        let outbox = &shared.outbox;
+        if let Some(queue) = self.queue.as_deref_mut() {
+            if shared.plain_destination(&to, data.len()) && outbox.in_turn() && !outbox.has_writes()
+            {
+                if !queue.push(shared.id, Some(to), data, &self.received) {
+                    shared.counters.send_drops.add(1); // the send queue is full
+                }
+                return Ok(());
+            }
+        }
+        self.write_to_checked(data, to)
+    }
+
+    #[inline(never)]
+    fn write_to_checked(&mut self, data: &[u8], to: SocketAddr) -> Result<(), WriteError> {
+        let to = self.port.shared().destination(to)?;
+        self.send(data, to)
+    }
+
+    /// Sends one datagram to the connected peer (Twisted's `write(data)` after `connect`).
+    pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
+        let to = self.port.shared().connected_destination()?;
+        self.send(data, to)
+    }
+
+    fn send(&mut self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {
+        let shared = self.port.shared();
+        let Some(queue) = self.queue.as_deref_mut() else {
+            return self.port.transport().send(data, to);
+        };
+        shared.check_size(data.len(), to)?;
+        if !shared.outbox.in_turn() {
+            return shared.send_now(data, to);
+        }
+        shared.outbox.absorb_into(queue); // earlier writes through kept transports first
+        if !queue.push(shared.id, to, data, &self.received) {
+            shared.counters.send_drops.add(1); // the send queue is full
+        }
+        Ok(())
+    }
+}
+
+impl Deref for TransportMut<'_> {
+    type Target = Transport;
+
+    fn deref(&self) -> &Transport {
+        self.port.transport()
+    }
+}
+
+impl fmt::Debug for TransportMut<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.port.transport(), f)
     }
 }

@@ -1,0 +1,529 @@
+//! [`Core`]: the reactor's state, owned by the [`Reactor`](crate::Reactor) and lent by `&mut`
+//! to every callback it runs.
+//!
+//! Everything a callback may touch is a plain field here: the poll (and its registry), the port
+//! table, triggers, replies from worker threads, the resolver, the counters. A
+//! protocol callback gets the core and its own port (lent out of the table) as two disjoint
+//! borrows in its [`Context`](crate::Context); timers, queued calls and triggers get the core
+//! itself. Nothing is reference-counted for the callback's sake, and no borrow is checked at
+//! run time on the way from a received datagram to its reply.
+//!
+//! Code that cannot be handed the core (a Deferred callback, a `LoopingCall` function) holds a
+//! [`Handle`] and queues a closure that will get it.
+
+use std::any::Any;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::{Poll, Token};
+
+use crate::defer::{Deferred, Failure};
+use crate::dispatch;
+use crate::error::{DnsLookupError, ListenError, ReactorError};
+use crate::guard;
+use crate::handle::Handle;
+use crate::lifecycle::{Phase, ReactorState, SystemEvent, TriggerId, Triggers};
+use crate::mailbox::Mailbox;
+use crate::ports::{Entry, PortTable};
+use crate::protocol::DatagramProtocol;
+use crate::remote::{RemoteHandle, Replies, ThreadReply};
+use crate::resolve::{Resolver, SystemResolver, pick_address};
+use crate::stats::{ReactorCounters, ReactorStats};
+use crate::sys;
+use crate::time::{DelayedCall, Timers};
+use crate::udp::outbox::Outbox;
+use crate::udp::port::{Port, PortId};
+use crate::udp::socket::PortSocket;
+use crate::udp::{ListenOptions, Transport, parse_interface};
+
+/// The reactor as callbacks see it (Twisted's global `reactor`): open and list ports,
+/// schedule calls, resolve names, stop.
+///
+/// [`Reactor`](crate::Reactor) dereferences to it, so `reactor.listen_udp(…)` and
+/// `reactor.call_later(…)` read as in Twisted; a protocol callback reaches it through
+/// [`Context::reactor`](crate::Context::reactor), and delayed calls, queued calls and triggers
+/// are handed it by `&mut`.
+///
+/// ```
+/// use gyre_reactor::Reactor;
+/// use std::time::Duration;
+///
+/// let mut reactor = Reactor::new().unwrap();
+/// reactor.install_signal_handlers(false);
+/// reactor.call_later(Duration::from_millis(5), |r| {
+///     // `r` is the reactor's core: the whole reactor, borrowed for this call.
+///     r.call_later(Duration::from_millis(5), |r| { r.stop().unwrap(); });
+/// });
+/// reactor.run().unwrap();
+/// assert_eq!(reactor.stats().timers_fired, 2);
+/// ```
+pub struct Core {
+    pub(crate) poll: Poll,
+    pub(crate) ports: PortTable,
+    pub(crate) outbox: Rc<Outbox>,
+    pub(crate) mailbox: Rc<Mailbox>,
+    pub(crate) triggers: Triggers,
+    pub(crate) replies: Replies,
+    pub(crate) resolver: Rc<dyn Resolver>,
+    pub(crate) resolve_timeout: Duration,
+    pub(crate) counters: ReactorCounters,
+    /// Set once shutdown has closed the ports for good: no new port may open.
+    pub(crate) ports_closed: bool,
+}
+
+/// A bound socket about to become a port.
+pub(crate) struct NewPort {
+    pub socket: PortSocket,
+    /// The address asked for (for errors).
+    pub address: SocketAddr,
+    pub local: SocketAddr,
+    pub dual_stack: bool,
+    pub max_packet: usize,
+}
+
+impl Core {
+    pub(crate) fn new(poll: Poll, mailbox: Mailbox) -> Core {
+        Core {
+            poll,
+            ports: PortTable::default(),
+            outbox: Rc::default(),
+            mailbox: Rc::new(mailbox),
+            triggers: Triggers::default(),
+            replies: Replies::default(),
+            resolver: Rc::new(SystemResolver),
+            resolve_timeout: Duration::from_secs(60),
+            counters: ReactorCounters::default(),
+            ports_closed: false,
+        }
+    }
+
+    /// Opens a UDP port on every IPv4 interface (Twisted's `listenUDP(port, protocol)`).
+    /// `start_protocol` has run when this returns. Port 0 picks a free port.
+    pub fn listen_udp(
+        &mut self,
+        port: u16,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.listen_udp_with(ListenOptions::new(port), protocol)
+    }
+
+    /// Opens a UDP port for multicast (Twisted's `listenMulticast`). Any port can join groups;
+    /// use [`listen_multicast_with`](Core::listen_multicast_with) and
+    /// [`ListenOptions::listen_multiple`] to share the port with other listeners.
+    pub fn listen_multicast(
+        &mut self,
+        port: u16,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.listen_udp_with(ListenOptions::new(port), protocol)
+    }
+
+    /// Opens a multicast port with options (interface, max packet size, `listen_multiple`).
+    /// Without `listen_multiple`, a port already bound by another listener is `CannotListen`.
+    pub fn listen_multicast_with(
+        &mut self,
+        options: ListenOptions,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.listen_udp_with(options, protocol)
+    }
+
+    /// Opens a UDP port with options: interface, maximum packet size, socket options.
+    /// Once the reactor has shut its ports down, this is [`ListenError::ReactorStopped`].
+    pub fn listen_udp_with(
+        &mut self,
+        options: ListenOptions,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.check_can_listen()?;
+        let ip = parse_interface(&options.interface).map_err(ListenError::InvalidAddress)?;
+        let address = SocketAddr::new(ip, options.port);
+        let cannot = |source| ListenError::CannotListen { address, source };
+        let socket = sys::bind_udp(address, &options.setup).map_err(cannot)?;
+        let local = socket.local_addr().map_err(cannot)?;
+        let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
+        let new = NewPort {
+            socket: PortSocket::Os(socket),
+            address,
+            local,
+            dual_stack,
+            max_packet: options.max_packet_size,
+        };
+        self.open_port(new, protocol)
+    }
+
+    pub(crate) fn check_can_listen(&self) -> Result<(), ListenError> {
+        match self.ports_closed {
+            true => Err(ListenError::ReactorStopped),
+            false => Ok(()),
+        }
+    }
+
+    /// Files a bound socket as a port and runs `start_protocol`; a failed start closes it
+    /// again and returns the failure.
+    pub(crate) fn open_port<P: DatagramProtocol>(
+        &mut self,
+        new: NewPort,
+        protocol: P,
+    ) -> Result<Transport, ListenError> {
+        let name = port_name(&protocol, new.local);
+        let id = self.ports.next_id();
+        new.socket
+            .register(self.poll.registry(), Token(id.key))
+            .map_err(|source| ListenError::CannotListen {
+                address: new.address,
+                source,
+            })?;
+        let (local, outbox) = (new.local, self.outbox.clone());
+        let port = Port::new(
+            id,
+            name,
+            new.socket,
+            local,
+            new.dual_stack,
+            new.max_packet,
+            outbox,
+        );
+        let transport = port.transport().clone();
+        self.ports.insert_lent(transport.clone());
+        log::info!(target: "gyre::udp", "{} starting on {}", port.shared().name, local.port());
+        let mut entry = Entry {
+            port,
+            protocol: Box::new(protocol),
+        };
+        match dispatch::call(&mut entry, self, "start_protocol", |p, cx| {
+            p.start_protocol(cx)
+        }) {
+            Ok(()) => {
+                self.ports.put_back(entry);
+                Ok(transport)
+            }
+            Err(failure) => {
+                self.ports.remove_lent(id);
+                self.finish_port(entry);
+                Err(ListenError::StartFailed(failure))
+            }
+        }
+    }
+
+    /// Gives the port its `stop_protocol` (if `notify`), closes its socket, and fires its
+    /// `stop_listening` Deferred.
+    pub(crate) fn close_port(&mut self, id: PortId, notify: bool) {
+        let Some(mut entry) = self.ports.take(id) else {
+            return;
+        };
+        if notify {
+            let _ = dispatch::call(&mut entry, self, "stop_protocol", |p, cx| {
+                p.stop_protocol(cx)
+            });
+        }
+        self.finish_port(entry);
+    }
+
+    /// Closes a port that is out of the table: deregisters and drops its socket, drops its
+    /// protocol (a panicking `Drop` is caught), then fires its `stop_listening` Deferred.
+    fn finish_port(&mut self, mut entry: Entry) {
+        let done = entry.port.close(self.poll.registry());
+        let shared = entry.port.shared();
+        self.counters.closed_ports = self.counters.closed_ports.plus(shared.stats());
+        log::info!(target: "gyre::udp", "({} closed)", shared.name);
+        let name = shared.name.to_string();
+        if guard::drop_guarded(entry, &name) {
+            self.counters.callback_failures += 1;
+        }
+        if let Some(done) = done {
+            let _ = done.callback(());
+        }
+    }
+
+    /// Runs `f` once, `delay` from now (Twisted's `callLater`), with the reactor's core. A
+    /// delay too long for the clock (`Duration::MAX`) means never.
+    pub fn call_later(&self, delay: Duration, f: impl FnOnce(&mut Core) + 'static) -> DelayedCall {
+        call_later(&self.mailbox.timers, delay, f)
+    }
+
+    /// Queues `f` to run on this turn's "queued calls" step (or the next turn's, if that step
+    /// has passed): after I/O and timers, before the loop sleeps again. FIFO.
+    pub fn call_soon(&self, f: impl FnOnce(&mut Core) + 'static) {
+        self.mailbox.push_call(Box::new(f));
+    }
+
+    /// The reactor's timer queue, for `LoopingCall`, `defer_later` and `add_timeout`. The
+    /// reactor runs it; to move a reactor on a [`ManualClock`](crate::time::ManualClock),
+    /// advance the clock and `iterate`.
+    pub fn timers(&self) -> &Timers {
+        &self.mailbox.timers
+    }
+
+    /// The reactor clock's current time (Twisted's `seconds()`, but monotonic).
+    pub fn now(&self) -> Instant {
+        self.mailbox.timers.now()
+    }
+
+    /// Asks the reactor to stop: shutdown begins at the end of the current turn (Twisted's
+    /// `stop`). Errors with [`ReactorError::NotRunning`] unless it is running.
+    pub fn stop(&self) -> Result<(), ReactorError> {
+        request_stop(&self.mailbox)
+    }
+
+    /// Ends `run` after the current turn without shutting down: no triggers, ports stay open,
+    /// and `run` may be called again (Twisted's `crash`).
+    pub fn crash(&self) {
+        crash(&self.mailbox);
+    }
+
+    /// Where the reactor is in its life.
+    pub fn state(&self) -> ReactorState {
+        self.mailbox.state()
+    }
+
+    /// Whether the reactor is running (Twisted's `running`): from "during startup" until
+    /// shutdown finishes.
+    pub fn running(&self) -> bool {
+        self.state().is_looping()
+    }
+
+    /// Runs `f` now if the reactor is running, or once it starts (Twisted's
+    /// `callWhenRunning`).
+    pub fn call_when_running(&mut self, f: impl FnOnce(&mut Core) + 'static) -> Option<TriggerId> {
+        if self.running() {
+            f(self);
+            return None;
+        }
+        Some(
+            self.add_system_event_trigger(Phase::After, SystemEvent::Startup, move |r| {
+                f(r);
+                None
+            }),
+        )
+    }
+
+    /// Adds a trigger for a phase of startup or shutdown (Twisted's
+    /// `addSystemEventTrigger`). A "before shutdown" trigger may return a Deferred: shutdown
+    /// waits for all of them. A panicking trigger is logged; the others still run.
+    pub fn add_system_event_trigger(
+        &mut self,
+        phase: Phase,
+        event: SystemEvent,
+        f: impl FnOnce(&mut Core) -> Option<Deferred<()>> + 'static,
+    ) -> TriggerId {
+        self.triggers.add(phase, event, Box::new(f))
+    }
+
+    /// Removes a trigger that has not run; false if there is none with that id.
+    pub fn remove_system_event_trigger(&mut self, id: TriggerId) -> bool {
+        self.triggers.remove(id)
+    }
+
+    /// Runs every trigger of one phase; returns the Deferreds they gave back.
+    pub(crate) fn fire_triggers(&mut self, phase: Phase, event: SystemEvent) -> Vec<Deferred<()>> {
+        let mut waits = Vec::new();
+        for trigger in self.triggers.take(phase, event) {
+            match guard::catch(|| trigger(self)) {
+                Ok(Some(d)) => waits.push(d),
+                Ok(None) => {}
+                Err(message) => {
+                    self.counters.callback_failures += 1;
+                    log::error!(target: "gyre::reactor", "a {phase:?} {event:?} trigger panicked: {message}");
+                }
+            }
+        }
+        waits
+    }
+
+    /// Looks a host name up without blocking the loop (Twisted's `resolve`). `""` is
+    /// `0.0.0.0`; an IP literal answers at once; otherwise the resolver runs (by default
+    /// `getaddrinfo` on a worker thread) and the first IPv4 address wins, else the first IPv6
+    /// one. Fails with [`DnsLookupError`] naming the host, or with
+    /// [`TimeoutError`](crate::error::TimeoutError) after the resolve timeout (60 s unless set).
+    pub fn resolve(&mut self, name: &str) -> Deferred<IpAddr> {
+        if name.is_empty() {
+            return Deferred::succeeded(Ipv4Addr::UNSPECIFIED.into());
+        }
+        if let Ok(ip) = name.parse::<IpAddr>() {
+            return Deferred::succeeded(ip);
+        }
+        let owned = name.to_string();
+        self.resolve_all(name).then(move |ips| {
+            pick_address(&ips).ok_or_else(|| {
+                Failure::new(DnsLookupError {
+                    name: owned,
+                    source: None,
+                })
+            })
+        })
+    }
+
+    /// Every address the resolver finds for `name`, in its order, under the resolve timeout.
+    pub fn resolve_all(&mut self, name: &str) -> Deferred<Vec<IpAddr>> {
+        let resolver = self.resolver.clone();
+        let found = resolver.resolve(name, self);
+        found.add_timeout(self.resolve_timeout, &self.mailbox.timers);
+        found
+    }
+
+    /// Replaces the resolver (a test double, a DNS client…).
+    pub fn set_resolver(&mut self, resolver: impl Resolver) {
+        self.resolver = Rc::new(resolver);
+    }
+
+    /// Sets how long a lookup may take before it fails with a timeout (default 60 s, the total
+    /// of Twisted's `(1, 3, 11, 45)`). `Duration::MAX` means no timeout.
+    pub fn set_resolve_timeout(&mut self, timeout: Duration) {
+        self.resolve_timeout = timeout;
+    }
+
+    /// A handle for code on this thread that cannot be handed the core: Deferred callbacks,
+    /// `LoopingCall` functions (Twisted's global `reactor`, kept).
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.mailbox.clone())
+    }
+
+    /// A handle for other threads (Twisted's `callFromThread`).
+    pub fn remote(&self) -> RemoteHandle {
+        RemoteHandle::new(self.mailbox.remote.clone())
+    }
+
+    /// A Deferred on this thread and a `Send` reply for a worker thread: whatever the worker
+    /// sends fires the Deferred on the reactor's thread, through `call_from_thread`. Once the
+    /// Deferred is cancelled (or timed out) the reply goes nowhere. A reply dropped unsent
+    /// fails the Deferred.
+    pub fn reply_from_thread<T: Send + 'static>(&mut self) -> (Deferred<T>, ThreadReply<T>) {
+        let deferred = Deferred::new();
+        let (key, serial) = self.replies.file(deferred.clone());
+        (deferred, ThreadReply::new(self.remote(), key, serial))
+    }
+
+    /// What the reactor has done so far.
+    pub fn stats(&self) -> ReactorStats {
+        let c = &self.counters;
+        let timers = &self.mailbox.timers;
+        ReactorStats {
+            turns: c.turns,
+            events: c.events,
+            timers_fired: timers.fired(),
+            calls_run: c.calls_run,
+            ports_open: self.ports.len() as u64,
+            ports: c.closed_ports.plus(self.ports.totals()),
+            callback_failures: c.callback_failures + timers.panicked(),
+        }
+    }
+
+    /// Every open port's transport.
+    pub fn ports(&self) -> Vec<Transport> {
+        self.ports.transports()
+    }
+
+    /// The reactor is being dropped: runs the calls other threads were promised, closes
+    /// every port (no `stop_protocol`: the reactor is not shutting down, it is going away),
+    /// and drops every pending call, timer, trigger and reply where a panicking `Drop` is
+    /// caught. Afterwards no handle can reach a socket, and the calls that held handles are
+    /// gone, so nothing keeps this reactor's memory alive either.
+    pub(crate) fn tear_down(&mut self) {
+        self.ports_closed = true;
+        self.close_entrances();
+        for id in self.ports.ids() {
+            if let Some(entry) = self.ports.take(id) {
+                self.finish_port(entry);
+            }
+        }
+        self.outbox.close();
+        self.outbox.discard_writes();
+        if !matches!(self.state(), ReactorState::Stopped) {
+            self.mailbox.set_state(ReactorState::Stopped);
+        }
+        for _ in 0..8 {
+            let mut leftovers: Vec<Box<dyn Any>> = Vec::new();
+            leftovers.extend(self.mailbox.close().into_iter().map(|c| Box::new(c) as _));
+            leftovers.extend(
+                self.mailbox
+                    .timers
+                    .close()
+                    .into_iter()
+                    .map(|c| Box::new(c) as _),
+            );
+            leftovers.extend(self.triggers.drain().into_iter().map(|t| Box::new(t) as _));
+            leftovers.extend(self.replies.drain());
+            if leftovers.is_empty() {
+                break;
+            }
+            for leftover in leftovers {
+                guard::drop_guarded(leftover, "a call pending when the reactor was dropped");
+            }
+        }
+    }
+
+    /// Refuses calls from other threads from now on, and runs those already accepted (they
+    /// returned `Ok`, so they run).
+    pub(crate) fn close_entrances(&mut self) {
+        let accepted = self.mailbox.remote.close();
+        for call in accepted {
+            self.run_guarded("a call from another thread", call);
+        }
+    }
+
+    /// Runs one queued call, catching a panic (logged and counted).
+    pub(crate) fn run_guarded(&mut self, what: &str, call: impl FnOnce(&mut Core)) {
+        self.counters.calls_run += 1;
+        if let Err(message) = guard::catch(|| call(self)) {
+            self.counters.callback_failures += 1;
+            log::error!(target: "gyre::reactor", "{what} panicked: {message}");
+        }
+    }
+}
+
+/// `"<protocol prefix> (UDP <address>)"`; a panicking `log_prefix` falls back to the type's
+/// name (and is logged), never failing the listen.
+fn port_name<P: DatagramProtocol>(protocol: &P, local: SocketAddr) -> String {
+    let prefix = match guard::catch(|| protocol.log_prefix().to_string()) {
+        Ok(prefix) => prefix,
+        Err(message) => {
+            log::error!(target: "gyre::udp", "log_prefix panicked: {message}");
+            let name = std::any::type_name::<P>();
+            name.rsplit("::").next().unwrap_or(name).to_string()
+        }
+    };
+    format!("{prefix} (UDP {local})")
+}
+
+/// `call_later` for the reactor: the call is handed the core by the loop's timer step.
+pub(crate) fn call_later(
+    timers: &Timers,
+    delay: Duration,
+    f: impl FnOnce(&mut Core) + 'static,
+) -> DelayedCall {
+    timers.call_later_with(delay, move |cx: &mut dyn Any| match cx.downcast_mut::<Core>() {
+        Some(core) => f(core),
+        None => log::error!(target: "gyre::time",
+            "a reactor call ran outside the reactor's loop (run_due or advance on its timers) and was dropped; \
+             advance the clock and iterate the reactor instead"),
+    })
+}
+
+pub(crate) fn request_stop(mailbox: &Mailbox) -> Result<(), ReactorError> {
+    match mailbox.state() {
+        ReactorState::Running => {
+            mailbox.set_state(ReactorState::StopRequested);
+            Ok(())
+        }
+        _ => Err(ReactorError::NotRunning),
+    }
+}
+
+pub(crate) fn crash(mailbox: &Mailbox) {
+    if mailbox.state().is_looping() {
+        mailbox.set_state(ReactorState::Idle);
+    }
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("state", &self.state())
+            .field("ports", &self.ports.len())
+            .field("timers", &self.mailbox.timers.len())
+            .finish()
+    }
+}

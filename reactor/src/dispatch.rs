@@ -1,0 +1,184 @@
+//! Calling into protocols: lend a port's entry out of the table, hand datagrams to its
+//! protocol with a [`Context`], catch what it throws, flush what it wrote, put it back.
+//!
+//! One read of a port lends its entry once. Each received batch gets one `catch_unwind` and
+//! one `Context`; a panic is logged with the port and delivery resumes at the next datagram.
+//! The writes a batch's callbacks made leave right after it, before the next receive reuses
+//! the buffers a reply may point into.
+//!
+//! `mio` is edge-triggered: readiness is reported once per change, so a port is read until
+//! the kernel queue is empty (a batch that comes back short), or remembered as still readable
+//! and read again on the next turn without waiting for an event. Otherwise it would stall
+//! forever with datagrams queued.
+
+use crate::context::Context;
+use crate::core::Core;
+use crate::defer::Failure;
+use crate::error::PanicError;
+use crate::guard;
+use crate::ports::{Entry, WithLent};
+use crate::protocol::{DatagramProtocol, Outcome};
+use crate::sys::{BATCH, RecvBatch, SendBatch};
+use crate::udp::port::{Port, PortId, Received};
+use crate::udp::send_queue::SendQueue;
+
+/// How reading a port ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// The kernel queue is empty: wait for the next readiness event.
+    Drained,
+    /// The budget ran out with datagrams maybe left: read again next turn.
+    BudgetSpent,
+    /// The port is gone or stopping.
+    Closed,
+}
+
+/// The reactor's reusable I/O state, one set for every port: receive buffers, the queue of
+/// writes made while datagrams are delivered, and send headers.
+pub(crate) struct Batches {
+    pub recv: RecvBatch,
+    pub queue: SendQueue,
+    pub send: SendBatch,
+}
+
+/// Reads up to `budget` datagrams (in batches) from port `id` and hands each to its
+/// protocol.
+pub(crate) fn read_port(
+    core: &mut Core,
+    batches: &mut Batches,
+    id: PortId,
+    budget: usize,
+) -> Drain {
+    let Some(mut entry) = core.ports.lend(id) else {
+        return Drain::Closed;
+    };
+    let drain = drain_port(&mut entry, core, batches, budget);
+    core.ports.put_back(entry);
+    drain
+}
+
+fn drain_port(entry: &mut Entry, core: &mut Core, batches: &mut Batches, budget: usize) -> Drain {
+    let mut read = 0;
+    loop {
+        if !entry.port.shared().is_listening() {
+            return Drain::Closed;
+        }
+        let (n, limit) = match entry.port.receive(&mut batches.recv) {
+            Received::Datagrams { n, limit } => (n, limit),
+            Received::Refused => {
+                let _ = call(entry, core, "connection_refused", |p, cx| {
+                    p.connection_refused(cx)
+                });
+                continue;
+            }
+            Received::Empty | Received::Failed => return Drain::Drained,
+        };
+        let open = deliver(entry, core, batches, n, limit);
+        flush(core, Some(&mut entry.port), batches);
+        if !open {
+            return Drain::Closed; // stopped by its protocol: deliver nothing more
+        }
+        read += n;
+        if n < BATCH {
+            return Drain::Drained;
+        }
+        if read >= budget {
+            return Drain::BudgetSpent;
+        }
+    }
+}
+
+/// Hands datagrams `0..n` of the batch to the protocol: one `catch_unwind` and one `Context`
+/// for the batch, resumed after a panic at the next datagram. Returns whether the port is
+/// still listening.
+fn deliver(
+    entry: &mut Entry,
+    core: &mut Core,
+    batches: &mut Batches,
+    n: usize,
+    limit: usize,
+) -> bool {
+    let mut next = 0;
+    while next < n {
+        match guard::catch(|| deliver_from(entry, core, batches, n, limit, &mut next)) {
+            Ok(open) => return open,
+            Err(message) => {
+                let failure = Failure::new(PanicError { message });
+                report(core, &entry.port, "datagram_received", &failure);
+            }
+        }
+    }
+    entry.port.shared().is_listening()
+}
+
+fn deliver_from(
+    entry: &mut Entry,
+    core: &mut Core,
+    batches: &mut Batches,
+    n: usize,
+    limit: usize,
+    next: &mut usize,
+) -> bool {
+    let Entry { port, protocol } = entry;
+    let Batches { recv, queue, .. } = batches;
+    let mut cx = Context::new(core, port, Some(queue), recv.area());
+    while *next < n {
+        let i = *next;
+        *next += 1;
+        let Some((data, from)) = recv.datagram(i, limit) else {
+            continue; // truncated: counted and logged on receipt, never delivered cut
+        };
+        if let Err(failure) = protocol.datagram_received(&mut cx, data, from) {
+            report(cx.core, cx.transport.port, "datagram_received", &failure);
+        }
+        if !cx.transport.port.shared().is_listening() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Calls one protocol method with a `Context` (no receive buffers). A failure or panic is
+/// logged with the port and counted, and returned.
+pub(crate) fn call(
+    entry: &mut Entry,
+    core: &mut Core,
+    what: &str,
+    f: impl FnOnce(&mut dyn DatagramProtocol, &mut Context<'_>) -> Outcome,
+) -> Result<(), Failure> {
+    let Entry { port, protocol } = entry;
+    let result = guard::catch(|| f(protocol.as_mut(), &mut Context::new(core, port, None, 0..0)));
+    let failure = match result {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(failure)) => failure,
+        Err(message) => Failure::new(PanicError { message }),
+    };
+    report(core, &entry.port, what, &failure);
+    Err(failure)
+}
+
+/// Sends what was queued (writes through kept transports first absorbed, in order). `lent`
+/// is the port a read has out of the table, if any.
+pub(crate) fn flush(core: &mut Core, lent: Option<&mut Port>, batches: &mut Batches) {
+    let Batches { recv, queue, send } = batches;
+    core.outbox.absorb_into(queue);
+    if queue.is_empty() {
+        return;
+    }
+    match lent {
+        Some(lent) => {
+            let mut ports = WithLent {
+                table: &mut core.ports,
+                lent,
+            };
+            queue.flush(&mut ports, recv.buffers(), send);
+        }
+        None => queue.flush(&mut core.ports, recv.buffers(), send),
+    }
+}
+
+/// Logs a failed callback with its port and counts it.
+fn report(core: &mut Core, port: &Port, what: &str, failure: &Failure) {
+    core.counters.callback_failures += 1;
+    log::error!(target: "gyre::udp", "{}: {what} failed: {failure:#}", port.shared().name);
+}

@@ -1,0 +1,23 @@
+//! The boundary around user code: a panic in a callback, a queued call, a trigger or a
+//! `Drop` is caught here, logged, and the loop goes on (Twisted logs and continues).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::defer::panic_message;
+
+/// Runs `f`; a panic comes back as its message.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| panic_message(panic.as_ref()))
+}
+
+/// Drops `value` where a panicking `Drop` is caught and logged (`what` names it); returns
+/// whether it panicked.
+pub(crate) fn drop_guarded<T>(value: T, what: &str) -> bool {
+    match catch(move || drop(value)) {
+        Ok(()) => false,
+        Err(message) => {
+            log::error!(target: "gyre::reactor", "dropping {what} panicked: {message}");
+            true
+        }
+    }
+}

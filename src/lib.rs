@@ -5,7 +5,7 @@
 
 pub use gyre_protocols as protocols;
 pub use gyre_reactor::{
-    Context, DatagramProtocol, Handle, Outcome, Phase, PortStats, Reactor, ReactorState,
+    Context, Core, DatagramProtocol, Handle, Outcome, Phase, PortStats, Reactor, ReactorState,
     ReactorStats, RemoteHandle, Resolver, SystemEvent, SystemResolver, ThreadReply, TriggerId,
     defer, error, testing, time, udp,
 };

@@ -99,3 +99,61 @@ fn reply_from_thread_fires_the_deferred_on_the_loop() {
     reactor.iterate(Duration::ZERO).unwrap();
     assert!(answer.take_result().unwrap().is_err());
 }
+
+#[test]
+fn every_call_from_a_thread_that_returned_ok_runs_even_while_the_reactor_stops() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    for _ in 0..20 {
+        let mut reactor = reactor();
+        let remote = reactor.remote();
+        let ran = Arc::new(AtomicU64::new(0));
+        let counter = ran.clone();
+        let worker = std::thread::spawn(move || {
+            let mut accepted = 0u64;
+            for _ in 0..50_000_000u64 {
+                let counter = counter.clone();
+                match remote.call_from_thread(move |_| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }) {
+                    Ok(()) => accepted += 1,
+                    Err(e) => {
+                        assert_eq!(e, ReactorError::NotRunning);
+                        return accepted;
+                    }
+                }
+            }
+            panic!("the reactor never closed its entrance");
+        });
+        reactor.call_later(Duration::from_millis(2), |r| r.stop().unwrap());
+        reactor.run().unwrap();
+        let accepted = worker.join().unwrap();
+        assert!(accepted > 0);
+        assert_eq!(
+            ran.load(Ordering::Relaxed),
+            accepted,
+            "calls that returned Ok but never ran"
+        );
+    }
+}
+
+#[test]
+fn calls_accepted_before_the_reactor_is_dropped_still_run() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let reactor = reactor();
+    let remote = reactor.remote();
+    let ran = Arc::new(AtomicU64::new(0));
+    for _ in 0..10 {
+        let ran = ran.clone();
+        remote
+            .call_from_thread(move |_| {
+                ran.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+    }
+    drop(reactor); // never ran
+    assert_eq!(ran.load(Ordering::Relaxed), 10);
+    assert_eq!(
+        remote.call_from_thread(|_| {}),
+        Err(ReactorError::NotRunning)
+    );
+}

@@ -98,3 +98,97 @@ fn a_closed_peer_is_reported_as_connection_refused_and_the_port_keeps_working() 
     run_until(&mut reactor, CAP, || datagrams(&log).len() == 1);
     assert_eq!(datagrams(&log), [(b"now?".to_vec(), peer)]);
 }
+
+fn refusals(log: &Log) -> usize {
+    log.borrow().iter().filter(|s| **s == Seen::Refused).count()
+}
+
+/// Turns the loop until `log` has seen no new refusal for a few turns.
+fn settle(reactor: &mut Reactor, log: &Log) {
+    let mut quiet = 0;
+    let mut seen = refusals(log);
+    let give_up = std::time::Instant::now() + CAP;
+    while quiet < 5 {
+        assert!(std::time::Instant::now() < give_up, "refusals kept coming");
+        reactor.iterate(Duration::from_millis(5)).unwrap();
+        let now = refusals(log);
+        quiet = if now == seen { quiet + 1 } else { 0 };
+        seen = now;
+    }
+}
+
+#[test]
+fn refusals_reach_the_protocol_from_batched_and_segmented_sends() {
+    let mut reactor = reactor();
+    let (client, log) = Recorder::new();
+    let client = reactor.listen_udp_with(loopback(), client).unwrap();
+    let peer = closed_port(&mut reactor);
+    client.connect(peer).unwrap();
+    const RUNS: usize = 16;
+    let c = client.clone();
+    reactor.call_soon(move |_| {
+        // Runs of two same-size datagrams, a size per run, all queued in one turn: each run
+        // leaves in one GSO send where the kernel can (else by sendmmsg, or one by one on the
+        // portable path). The refusal each datagram provokes makes a later send fail.
+        for run in 0..RUNS {
+            let payload = vec![7u8; 100 + run];
+            c.write(&payload).unwrap();
+            c.write(&payload).unwrap();
+        }
+    });
+    settle(&mut reactor, &log);
+    let stats = client.stats().unwrap();
+    assert_eq!(refusals(&log) as u64, stats.refused);
+    assert!(
+        refusals(&log) >= RUNS / 2,
+        "only {} refusals reached the protocol (stats: {stats:?})",
+        refusals(&log)
+    );
+    assert!(client.is_listening());
+}
+
+#[test]
+fn an_icmp_storm_neither_spins_the_loop_nor_disturbs_other_ports() {
+    let mut reactor = reactor();
+    let (refused, log) = Recorder::new();
+    let connected = reactor.listen_udp_with(loopback(), refused).unwrap();
+    let (quiet, _) = Recorder::new();
+    let unconnected = reactor.listen_udp_with(loopback(), quiet).unwrap();
+    let (echo, echo_log) = Recorder::echoing();
+    let echo = reactor.listen_udp_with(loopback(), echo).unwrap();
+    let peer = closed_port(&mut reactor);
+    connected.connect(peer).unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    for round in 0..40u8 {
+        let (c, u) = (connected.clone(), unconnected.clone());
+        reactor.call_soon(move |_| {
+            for _ in 0..25 {
+                c.write(b"anyone?").unwrap();
+                u.write_to(b"anyone?", peer).unwrap(); // unconnected: the kernel tells no one
+            }
+        });
+        client.send_to(&[round], echo.get_host().unwrap()).unwrap();
+        run_until(&mut reactor, CAP, || {
+            datagrams(&echo_log).len() == round as usize + 1
+        });
+    }
+    settle(&mut reactor, &log);
+    assert_eq!(refusals(&log) as u64, connected.stats().unwrap().refused);
+    assert!(refusals(&log) > 0);
+    let u = unconnected.stats().unwrap();
+    assert_eq!((u.datagrams_out, u.refused, u.read_errors), (1000, 0, 0));
+    let mut buf = [0u8; 4];
+    let mut echoed = 0;
+    while client.recv(&mut buf).is_ok() {
+        echoed += 1;
+    }
+    assert_eq!(echoed, 40); // every datagram to the echo port came back
+    // Nothing is left raised: an idle loop sleeps, it does not spin on errors.
+    let events = reactor.stats().events;
+    for _ in 0..3 {
+        reactor.iterate(Duration::from_millis(10)).unwrap();
+    }
+    assert_eq!(reactor.stats().events, events);
+    assert!(connected.is_listening() && unconnected.is_listening());
+}

@@ -3,6 +3,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use common::*;
 use gyre::error::{ListenError, WriteError};
@@ -177,4 +178,105 @@ fn a_panicking_or_failing_protocol_is_logged_and_everything_else_goes_on() {
         errors[1].ends_with("datagram_received failed: refused to process"),
         "{errors:?}"
     );
+}
+
+/// On "go", writes to port 0, records the error, then replies with a burst of eight
+/// same-size datagrams (a GSO run where the kernel has GSO).
+struct PortZeroThenBurst {
+    errors: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+}
+
+impl DatagramProtocol for PortZeroThenBurst {
+    fn datagram_received(&mut self, cx: &mut Context<'_>, _: &[u8], from: SocketAddr) -> Outcome {
+        let port_zero = SocketAddr::new(from.ip(), 0);
+        for _ in 0..2 {
+            let e = cx.transport().write_to(b"nowhere", port_zero).unwrap_err();
+            self.errors.borrow_mut().push(e.to_string());
+        }
+        for _ in 0..8 {
+            cx.transport().write_to(&[9; 100], from)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn port_zero_is_refused_at_once_inside_and_outside_a_turn_and_gso_stays_on() {
+    let mut reactor = reactor();
+    let errors = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let port = reactor
+        .listen_udp_with(
+            loopback(),
+            PortZeroThenBurst {
+                errors: errors.clone(),
+            },
+        )
+        .unwrap();
+    let outside = port.write_to(b"nowhere", ("127.0.0.1", 0)).unwrap_err();
+    assert!(
+        matches!(&outside, WriteError::InvalidAddress(a) if a.reason == "port 0 is not a destination")
+    );
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    let to = port.get_host().unwrap();
+    let mut received = 0;
+    for round in 1..=3 {
+        client.send_to(b"go", to).unwrap();
+        run_until(&mut reactor, CAP, || {
+            let mut buf = [0u8; 200];
+            while client.recv(&mut buf).is_ok() {
+                received += 1;
+            }
+            received == 8 * round
+        });
+    }
+    assert_eq!(errors.borrow().len(), 6);
+    assert!(
+        errors.borrow().iter().all(|e| *e == outside.to_string()),
+        "{errors:?}"
+    );
+    let stats = port.stats().unwrap();
+    assert_eq!(stats.datagrams_out, 24);
+    if stats.gso_sends == 0 {
+        eprintln!("SKIP (GSO part): this kernel sends no UDP GSO");
+        return;
+    }
+    assert_eq!(
+        stats.gso_sends, 3,
+        "GSO stayed on after the port-0 writes: {stats:?}"
+    );
+}
+
+#[test]
+fn a_full_send_buffer_drops_and_counts_and_every_ok_write_is_accounted_for() {
+    let mut reactor = reactor();
+    let (p, _) = Recorder::new();
+    let sender = reactor
+        .listen_udp_with(loopback().send_buffer_size(4096), p)
+        .unwrap();
+    // Nobody reads the receiver: its small queue overflows as well.
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = receiver.local_addr().unwrap();
+    const BURST: u64 = 5_000;
+    let s = sender.clone();
+    reactor.call_soon(move |_| {
+        for i in 0..BURST {
+            let payload = vec![(i % 251) as u8; 1000 + (i % 7) as usize];
+            s.write_to(&payload, to).unwrap();
+        }
+    });
+    reactor.iterate(Duration::ZERO).unwrap();
+    for i in 0..BURST {
+        sender.write_to(&[1; 1200], to).unwrap(); // outside a turn: straight to the kernel
+        if i % 1000 == 0 {
+            reactor.iterate(Duration::ZERO).unwrap();
+        }
+    }
+    let stats = sender.stats().unwrap();
+    assert_eq!(
+        stats.datagrams_out + stats.send_drops,
+        2 * BURST,
+        "{stats:?}"
+    );
+    assert!(sender.is_listening());
 }

@@ -223,3 +223,67 @@ fn a_failing_start_protocol_closes_the_port_and_returns_the_failure() {
     );
     assert!(reactor.ports().is_empty());
 }
+
+/// Tries to open a port from its `stop_protocol`, and reports what happened.
+struct ListensWhenStopped {
+    outcome: Rc<RefCell<Option<Result<(), String>>>>,
+}
+
+impl DatagramProtocol for ListensWhenStopped {
+    fn stop_protocol(&mut self, cx: &mut Context<'_>) -> Outcome {
+        let (p, _) = Recorder::new();
+        let result = cx.reactor().listen_udp_with(loopback(), p);
+        *self.outcome.borrow_mut() = Some(result.map(|_| ()).map_err(|e| e.to_string()));
+        Ok(())
+    }
+
+    fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+        Ok(())
+    }
+}
+
+#[test]
+fn no_port_opens_once_shutdown_has_closed_the_ports() {
+    use gyre::error::ListenError;
+    let mut reactor = reactor();
+    let in_stop = Rc::new(RefCell::new(None));
+    reactor
+        .listen_udp_with(
+            loopback(),
+            ListensWhenStopped {
+                outcome: in_stop.clone(),
+            },
+        )
+        .unwrap();
+    let before = Rc::new(RefCell::new(Vec::new()));
+    let b = before.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move |r| {
+        // Still allowed: shutdown's "during" phase closes this one too.
+        let (p, log) = Recorder::new();
+        r.listen_udp_with(loopback(), p).unwrap();
+        b.borrow_mut().push(log);
+        None
+    });
+    let after = Rc::new(RefCell::new(None));
+    let a = after.clone();
+    reactor.add_system_event_trigger(Phase::After, SystemEvent::Shutdown, move |r| {
+        let (p, _) = Recorder::new();
+        *a.borrow_mut() = Some(matches!(
+            r.listen_udp_with(loopback(), p),
+            Err(ListenError::ReactorStopped)
+        ));
+        None
+    });
+    reactor.call_when_running(|r| r.stop().unwrap());
+    reactor.run().unwrap();
+    let refused = in_stop.borrow().clone().unwrap().unwrap_err();
+    assert!(refused.contains("shut down its ports"), "{refused}");
+    assert_eq!(*after.borrow(), Some(true));
+    assert_eq!(*before.borrow()[0].borrow(), [Seen::Start, Seen::Stop]);
+    assert!(reactor.ports().is_empty());
+    let (p, log) = Recorder::new();
+    let err = reactor.listen_udp_with(loopback(), p).unwrap_err();
+    assert!(matches!(err, ListenError::ReactorStopped), "{err}");
+    assert!(log.borrow().is_empty()); // start_protocol never ran
+    assert!(reactor.ports().is_empty());
+}

@@ -162,9 +162,6 @@ pub(crate) fn call(
 pub(crate) fn flush(core: &mut Core, lent: Option<&mut Port>, batches: &mut Batches) {
     let Batches { recv, queue, send } = batches;
     core.outbox.absorb_into(queue);
-    if queue.is_empty() {
-        return;
-    }
     match lent {
         Some(lent) => {
             let mut ports = WithLent {

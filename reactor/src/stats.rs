@@ -34,8 +34,9 @@ pub struct PortStats {
     pub datagrams_out: u64,
     /// Bytes handed to the kernel.
     pub bytes_out: u64,
-    /// Datagrams dropped on send because the kernel had no room (`EWOULDBLOCK`, `ENOBUFS`):
-    /// UDP has no back-pressure, so gyre counts them instead of blocking or spinning.
+    /// Datagrams dropped on send because there was no room, in the kernel (`EWOULDBLOCK`,
+    /// `ENOBUFS`) or in the reactor's bounded send queue: UDP has no back-pressure, so gyre
+    /// counts them instead of blocking or spinning.
     pub send_drops: u64,
     /// Datagrams longer than the port's maximum packet size: counted, logged, not delivered.
     pub truncated: u64,
@@ -47,6 +48,9 @@ pub struct PortStats {
     /// (`SO_RXQ_OVFL`, Linux): the reader fell behind. The kernel reports its count with the
     /// next datagram it queues after the drops, so this catches up when traffic resumes.
     pub kernel_drops: u64,
+    /// System calls that sent several datagrams at once with UDP GSO (`UDP_SEGMENT`, Linux);
+    /// their datagrams are counted in `datagrams_out` as usual.
+    pub gso_sends: u64,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +64,7 @@ pub(crate) struct PortCounters {
     pub refused: Counter,
     pub read_errors: Counter,
     pub kernel_drops: Counter,
+    pub gso_sends: Counter,
 }
 
 impl PortCounters {
@@ -74,6 +79,7 @@ impl PortCounters {
             refused: self.refused.get(),
             read_errors: self.read_errors.get(),
             kernel_drops: self.kernel_drops.get(),
+            gso_sends: self.gso_sends.get(),
         }
     }
 }
@@ -121,6 +127,7 @@ impl PortStats {
             refused: self.refused + o.refused,
             read_errors: self.read_errors + o.read_errors,
             kernel_drops: self.kernel_drops + o.kernel_drops,
+            gso_sends: self.gso_sends + o.gso_sends,
         }
     }
 }

@@ -495,3 +495,47 @@ fn cancelling_defer_later_cancels_the_timer_and_never_runs_the_function() {
     timers.advance(secs(2.0)).unwrap();
     assert!(!*ran.borrow());
 }
+
+#[test]
+fn durations_too_long_for_the_clock_mean_never() {
+    let (timers, clock) = Timers::manual();
+    let l = log();
+    let never = timers.call_later(Duration::MAX, recorder(&l, "never"));
+    let moved = timers.call_later(secs(1.0), recorder(&l, "moved"));
+    moved.reset(Duration::MAX).unwrap();
+    let delayed = timers.call_later(secs(1.0), recorder(&l, "delayed"));
+    delayed.delay(Duration::MAX).unwrap();
+    let lc = LoopingCall::new(&timers, {
+        let l = l.clone();
+        move || {
+            push(&l, "tick");
+            Ok::<(), Failure>(())
+        }
+    });
+    lc.start(Duration::MAX, true).unwrap();
+    let later = defer_later(&timers, Duration::MAX, || Ok::<u8, Failure>(1));
+    clock.advance(Duration::MAX); // the manual clock saturates too
+    timers.advance(Duration::ZERO).unwrap();
+    assert_eq!(entries(&l), ["tick"]);
+    assert!(never.active() && moved.active() && delayed.active());
+    assert_eq!(timers.len(), 5);
+    never.cancel().unwrap();
+    lc.stop().unwrap();
+    later.cancel();
+    assert_eq!(timers.len(), 2);
+}
+
+#[test]
+fn a_closed_queue_cancels_its_calls_and_drops_new_ones() {
+    let (timers, _clock) = Timers::manual();
+    let l = log();
+    let pending = timers.call_later(secs(1.0), recorder(&l, "pending"));
+    assert_eq!(timers.close().len(), 1);
+    assert!(!pending.active());
+    let late = timers.call_later(Duration::ZERO, recorder(&l, "late"));
+    assert!(!late.active());
+    assert_eq!(late.cancel(), Err(DelayedCallError::AlreadyCancelled));
+    timers.advance(secs(2.0)).unwrap();
+    assert!(entries(&l).is_empty());
+    assert!(timers.is_empty());
+}

@@ -223,8 +223,9 @@ impl Timers {
     /// How long until the earliest pending call is due, zero if it is due already; `None` when
     /// nothing is pending. This is what a reactor hands to `poll` as its timeout.
     pub fn timeout(&self) -> Option<Duration> {
-        let deadline = self.next_deadline()?;
-        Some(deadline.saturating_duration_since(self.now()))
+        let deadline = self.inner.queue.borrow_mut().next_deadline()?;
+        let now = self.inner.ticks(self.now());
+        Some(Duration::from_nanos(deadline.saturating_sub(now)))
     }
 
     /// One pass: reads the clock once, then runs every call due by then that was scheduled
@@ -323,9 +324,11 @@ impl Timers {
 }
 
 impl Inner {
-    /// An instant as queue ticks: nanoseconds since `origin`, saturating at both ends.
+    /// An instant as queue ticks: nanoseconds since `origin`, saturating at both ends, and
+    /// always short of `NEVER`, so a call due "never" stays pending whatever the clock says.
     fn ticks(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(NEVER)
+        let nanos = at.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(nanos).unwrap_or(NEVER).min(NEVER - 1)
     }
 
     fn lower_earliest(&self, deadline: u64) {

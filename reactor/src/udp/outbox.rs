@@ -37,6 +37,8 @@ pub(crate) struct Outbox {
     closed: Cell<bool>,
     writes: RefCell<SendQueue>,
     has_writes: Cell<bool>,
+    /// The writes' queue still holds storage a burst made it grow.
+    writes_grown: Cell<bool>,
     work: RefCell<PortWork>,
     has_work: Cell<bool>,
 }
@@ -76,10 +78,14 @@ impl Outbox {
     }
 
     /// Moves the writes queued here to the end of `queue`, keeping their order.
+    /// Each call also lets the queue here give back storage a burst made it grow.
     #[inline]
     pub fn absorb_into(&self, queue: &mut SendQueue) {
-        if self.has_writes.get() {
-            queue.absorb(&mut self.writes.borrow_mut());
+        if self.has_writes.get() || self.writes_grown.get() {
+            let mut writes = self.writes.borrow_mut();
+            queue.absorb(&mut writes);
+            writes.relax();
+            self.writes_grown.set(writes.holds_extra());
             self.has_writes.set(false);
         }
     }

@@ -417,6 +417,7 @@ impl Port {
             {
                 Ok(()) => {
                     self.count_sent(same as u64, (segment * same) as u64);
+                    self.shared().counters.gso_sends.add(1);
                     return Gso::Done(same);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -457,8 +458,11 @@ impl Port {
                     let bytes: usize = (j..j + sent).map(|m| run.len_of(m)).sum();
                     self.count_sent(sent as u64, bytes as u64);
                     j += sent;
-                    if sent == 0 {
-                        self.shared().counters.send_drops.add(1);
+                    let asked = (end - (j - sent)).min(sys::BATCH);
+                    if sent < asked {
+                        // The kernel stopped early and, after the first datagram of a batch,
+                        // does not say why: one send of the next datagram tells.
+                        self.send_after_short_batch(run, j, batch);
                         j += 1;
                     }
                 }
@@ -469,6 +473,25 @@ impl Port {
                     self.lose_queued(&error);
                     j += 1; // this datagram is lost; the rest still go
                 }
+            }
+        }
+    }
+
+    /// Sends datagram `j` alone after a batch stopped short of it. If it fails, its error is
+    /// handled as usual. If it goes, the batch met an error that one send consumed: on a
+    /// connected port that is the pending ICMP error of an earlier datagram (`sendmmsg`
+    /// reports no error after its first datagram), so it counts as a refusal.
+    fn send_after_short_batch(&mut self, run: &Run<'_>, j: usize, batch: &mut SendBatch) {
+        loop {
+            let one = std::iter::once((run.data(j), run.to(j)));
+            match self.socket.send_batch(batch, one) {
+                Ok(_) => {
+                    self.count_sent(1, run.len_of(j) as u64);
+                    self.shared().note_refusal();
+                    return;
+                }
+                Err(e) if sys::classify_send_error(&e) == sys::SendError::Interrupted => {}
+                Err(e) => return self.lose_queued(&e),
             }
         }
     }

@@ -56,10 +56,6 @@ pub(crate) trait PortLookup {
 }
 
 impl SendQueue {
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Queues `data` for `port` (`to` is `None` on a connected port). Bytes inside
     /// `received` (the receive buffers' address range) are queued by position, others
     /// copied. False when the queue is full: the datagram was dropped.
@@ -97,21 +93,25 @@ impl SendQueue {
 
     /// Appends every datagram of `other` (which holds copies only), emptying it.
     pub fn absorb(&mut self, other: &mut SendQueue) {
-        for e in other.entries.drain(..) {
+        for e in &other.entries {
             let start = self.arena.len();
             let (from, len) = (e.start as usize, e.len as usize);
             self.arena.extend_from_slice(&other.arena[from..from + len]);
             self.entries.push(Queued {
                 start: start as u32,
-                ..e
+                ..*e
             });
         }
-        other.arena.clear();
+        other.clear();
     }
 
     /// Sends everything queued, one run per port in write order; `received` is the receive
     /// buffers entries may point into. Datagrams of a port that has closed go nowhere.
     pub fn flush(&mut self, ports: &mut dyn PortLookup, received: &[u8], batch: &mut SendBatch) {
+        if self.entries.is_empty() {
+            self.relax();
+            return;
+        }
         let mut i = 0;
         while i < self.entries.len() {
             let id = self.entries[i].port;
@@ -130,6 +130,21 @@ impl SendQueue {
             i = end;
         }
         self.clear();
+    }
+
+    /// An empty flush: lets the high-water marks decay, so storage grown for a burst is given
+    /// back even when nothing more is written. Two comparisons when nothing is to give back.
+    #[inline]
+    pub fn relax(&mut self) {
+        if self.holds_extra() {
+            self.clear();
+        }
+    }
+
+    /// Whether the queue holds more storage than it always keeps.
+    #[inline]
+    pub fn holds_extra(&self) -> bool {
+        self.arena.capacity() > KEEP_BYTES || self.entries.capacity() > KEEP_DATAGRAMS
     }
 
     /// Empties the queue, giving storage back once a burst has passed.

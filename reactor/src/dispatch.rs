@@ -125,10 +125,10 @@ fn deliver_from(
     while *next < n {
         let i = *next;
         *next += 1;
-        let Some((data, from)) = recv.datagram(i, limit) else {
+        if recv.len(i) > limit {
             continue; // truncated: counted and logged on receipt, never delivered cut
-        };
-        if let Err(failure) = protocol.datagram_received(&mut cx, data, from) {
+        }
+        if let Err(failure) = protocol.datagram_received(&mut cx, recv.data(i), recv.from(i)) {
             report(cx.core, cx.transport.port, "datagram_received", &failure);
         }
         if !cx.transport.port.shared().is_listening() {

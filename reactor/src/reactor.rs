@@ -137,7 +137,9 @@ impl Reactor {
     /// One turn of the loop, waiting at most `max_wait` for I/O (Twisted's `iterate`). Works
     /// whether or not `run` is active, which makes it handy in tests.
     pub fn iterate(&mut self, max_wait: Duration) -> Result<(), ReactorError> {
-        self.core.now(); // time may have passed outside the loop: read the clock afresh
+        if !self.core.timers().is_empty() {
+            self.core.now(); // time may have passed outside the loop: read the clock afresh
+        }
         self.run_once(Some(max_wait))
     }
 
@@ -233,11 +235,13 @@ impl Reactor {
         }
     }
 
-    /// Runs every source: timers due, then calls from other threads, then `call_soon` calls
-    /// (each runs what was waiting when it began; one with nothing to do returns at once).
+    /// Runs every source with work waiting or coming due: timers due, then calls from other
+    /// threads, then `call_soon` calls (each runs what was waiting when it began).
     fn run_sources(&mut self) {
         for source in &mut self.sources {
-            source.run(&mut self.core);
+            if source.due() != Due::Idle {
+                source.run(&mut self.core);
+            }
         }
     }
 

@@ -65,13 +65,13 @@ impl RecvBatch {
         self.filled = 0;
     }
 
-    /// Restores the fields the kernel writes back into header `i`.
+    /// Restores the fields the kernel reads and writes back in header `i` (the address and
+    /// control lengths; `msg_len` and `msg_flags` are only written).
+    #[inline]
     fn reset(&mut self, i: usize) {
         let hdr = &mut self.headers[i].msg_hdr;
         hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         hdr.msg_controllen = CONTROL as _;
-        hdr.msg_flags = 0;
-        self.headers[i].msg_len = 0;
     }
 
     /// Reads up to `BATCH` datagrams of at most `limit` bytes each (longer ones keep their
@@ -132,7 +132,7 @@ impl RecvBatch {
     /// The sender of datagram `i`.
     #[inline]
     pub(crate) fn from(&self, i: usize) -> SocketAddr {
-        parse_address(&self.addrs[i]).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+        parse_address(&self.addrs[i])
     }
 
     /// The bytes of datagram `i` (cut to what its slot held).
@@ -170,16 +170,17 @@ fn overflow_count(hdr: &libc::msghdr) -> Option<u32> {
     None
 }
 
-/// The address the kernel wrote: IPv4 inline (the common case), IPv6 out of line.
+/// The address the kernel wrote: IPv4 inline (the common case), IPv6 out of line; a
+/// datagram from no IP address (it cannot happen on a UDP socket) reads as `0.0.0.0:0`.
 #[inline]
-fn parse_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+fn parse_address(storage: &libc::sockaddr_storage) -> SocketAddr {
     if storage.ss_family as libc::c_int == libc::AF_INET {
         // SAFETY: the family says the storage holds a `sockaddr_in`, which it can contain.
         let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
         let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-        return Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into());
+        return SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into();
     }
-    parse_other_address(storage)
+    parse_other_address(storage).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 #[inline(never)]
@@ -265,23 +266,24 @@ impl SendBatch {
         }
     }
 
-    /// Sends `segments` (all `segment` bytes long but maybe the last, at most
+    /// Sends `n` segments (`segment(k)`, all `size` bytes long but maybe the last, at most
     /// `GSO_MAX_SEGMENTS`) as that many datagrams with one `sendmsg` and a `UDP_SEGMENT`
     /// control message: one iovec per segment, so they need not be contiguous.
     pub(crate) fn send_segments<'d>(
         &mut self,
         socket: &UdpSocket,
-        segments: impl Iterator<Item = &'d [u8]>,
-        segment: usize,
+        n: usize,
+        mut segment: impl FnMut(usize) -> &'d [u8],
+        size: usize,
         to: Option<SocketAddr>,
     ) -> io::Result<()> {
-        let mut count = 0;
-        for (iov, data) in self.iovecs.iter_mut().zip(segments) {
+        let n = n.min(self.iovecs.len());
+        for (k, iov) in self.iovecs[..n].iter_mut().enumerate() {
+            let data = segment(k);
             *iov = libc::iovec {
                 iov_base: data.as_ptr() as *mut libc::c_void,
                 iov_len: data.len(),
             };
-            count += 1;
         }
         let mut control = [0u64; 4]; // CMSG_SPACE(2) rounded up, 8-aligned
         // SAFETY: an all-zero `msghdr` is a valid empty header; every pointer set below points
@@ -292,7 +294,7 @@ impl SendBatch {
             msg.msg_name = (&mut self.addrs[0] as *mut libc::sockaddr_storage).cast();
         }
         msg.msg_iov = self.iovecs.as_mut_ptr();
-        msg.msg_iovlen = count as _;
+        msg.msg_iovlen = n as _;
         msg.msg_control = control.as_mut_ptr().cast();
         // SAFETY: CMSG_SPACE only computes a size.
         msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as _;
@@ -303,10 +305,10 @@ impl SendBatch {
             (*cmsg).cmsg_level = libc::SOL_UDP;
             (*cmsg).cmsg_type = UDP_SEGMENT;
             (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment as u16);
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), size as u16);
         }
-        // SAFETY: `msg` is fully initialised; its `count` iovecs point at the caller's slices,
-        // borrowed for this call; the fd is open.
+        // SAFETY: `msg` is fully initialised; its `n` iovecs point at the caller's slices, which
+        // live for `'d`, beyond this call; the fd is open.
         let rc = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
         if rc >= 0 {
             Ok(())
@@ -315,37 +317,39 @@ impl SendBatch {
         }
     }
 
-    /// Sends up to `BATCH` datagrams from `datagrams` (`to` is `None` on a connected socket)
-    /// with one `sendmmsg`; returns how many the kernel took, or the error of the first one.
+    /// Sends `n` datagrams (`datagram(k)`: its bytes, and its destination or `None` on a
+    /// connected socket; at most `BATCH`) with one `sendmmsg`; returns how many the kernel
+    /// took, or the error of the first one.
     pub(crate) fn send<'d>(
         &mut self,
         socket: &UdpSocket,
-        datagrams: impl Iterator<Item = (&'d [u8], Option<SocketAddr>)>,
+        n: usize,
+        mut datagram: impl FnMut(usize) -> (&'d [u8], Option<SocketAddr>),
     ) -> io::Result<usize> {
-        let mut n = 0;
-        for (data, to) in datagrams.take(BATCH) {
-            self.iovecs[n] = libc::iovec {
+        let n = n.min(BATCH);
+        for k in 0..n {
+            let (data, to) = datagram(k);
+            self.iovecs[k] = libc::iovec {
                 iov_base: data.as_ptr() as *mut libc::c_void,
                 iov_len: data.len(),
             };
-            let hdr = &mut self.headers[n].msg_hdr;
+            let hdr = &mut self.headers[k].msg_hdr;
             match to {
                 Some(to) => {
-                    hdr.msg_namelen = write_address(&mut self.addrs[n], to);
-                    hdr.msg_name = (&mut self.addrs[n] as *mut libc::sockaddr_storage).cast();
+                    hdr.msg_namelen = write_address(&mut self.addrs[k], to);
+                    hdr.msg_name = (&mut self.addrs[k] as *mut libc::sockaddr_storage).cast();
                 }
                 None => {
                     hdr.msg_name = std::ptr::null_mut();
                     hdr.msg_namelen = 0;
                 }
             }
-            hdr.msg_iov = &mut self.iovecs[n];
+            hdr.msg_iov = &mut self.iovecs[k];
             hdr.msg_iovlen = 1;
-            n += 1;
         }
         // SAFETY: the first `n` headers are initialised (control fields stay zero from `new`)
-        // and point at live data: the caller's byte slices (borrowed for this call) and
-        // address storage owned by `self`.
+        // and point at live data: the caller's byte slices (which live for `'d`, beyond this
+        // call) and address storage owned by `self`.
         let sent = unsafe {
             libc::sendmmsg(
                 socket.as_raw_fd(),

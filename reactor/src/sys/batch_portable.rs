@@ -103,21 +103,24 @@ impl SendBatch {
     pub(crate) fn send_segments<'d>(
         &mut self,
         _socket: &UdpSocket,
-        _segments: impl Iterator<Item = &'d [u8]>,
-        _segment: usize,
+        _n: usize,
+        _segment: impl FnMut(usize) -> &'d [u8],
+        _size: usize,
         _to: Option<SocketAddr>,
     ) -> io::Result<()> {
         Err(io::Error::new(io::ErrorKind::Unsupported, "no UDP GSO"))
     }
 
-    /// Sends datagrams in order until one fails; returns how many went, or the first error.
+    /// Sends `n` datagrams in order until one fails; returns how many went, or the first
+    /// error (an error after the first is not reported: `sendmmsg`'s rule).
     pub(crate) fn send<'d>(
         &mut self,
         socket: &UdpSocket,
-        datagrams: impl Iterator<Item = (&'d [u8], Option<SocketAddr>)>,
+        n: usize,
+        mut datagram: impl FnMut(usize) -> (&'d [u8], Option<SocketAddr>),
     ) -> io::Result<usize> {
         let mut sent = 0;
-        for (data, to) in datagrams.take(BATCH) {
+        for (data, to) in (0..n.min(BATCH)).map(&mut datagram) {
             let result = match to {
                 Some(to) => socket.send_to(data, to),
                 None => socket.send(data),

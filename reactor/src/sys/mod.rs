@@ -318,16 +318,6 @@ impl RecvBatch {
         start..start + self.buffers.len()
     }
 
-    /// Datagram `i` of the last batch, unless it is longer than `limit` (truncated).
-    #[inline]
-    pub(crate) fn datagram(&self, i: usize, limit: usize) -> Option<(&[u8], SocketAddr)> {
-        let len = self.len(i);
-        if len > limit {
-            return None;
-        }
-        Some((self.data(i), self.from(i)))
-    }
-
     /// The receive buffers, for sends that point into them.
     pub(crate) fn buffers(&self) -> &[u8] {
         &self.buffers

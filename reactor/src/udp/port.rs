@@ -380,20 +380,16 @@ impl Port {
     }
 
     /// Sends one port's run of queued datagrams: runs of same-destination, same-size
-    /// datagrams with one GSO call each where the kernel can, the rest with `sendmmsg`.
+    /// datagrams with one GSO call each where the kernel can, the rest with `sendmmsg` (a
+    /// lone datagram with one `send`).
     pub fn send_run(&mut self, run: &Run<'_>, batch: &mut SendBatch) {
+        if run.len() == 1 {
+            return self.send_lone(run, 0);
+        }
         let mut i = 0;
         while i < run.len() {
-            if !self.gso {
-                self.send_plain(run, i, run.len() - i, batch);
-                return;
-            }
-            let same = run.same_shape(i);
-            let went = if same < 2 {
-                let k = run.plain_run(i); // up to where the next GSO run starts
-                self.send_plain(run, i, k, batch);
-                k
-            } else {
+            let same = if self.gso { run.same_shape(i) } else { 1 };
+            i += if same >= 2 {
                 match self.send_gso(run, i, same, batch) {
                     Gso::Done(went) => went,
                     Gso::Fallback => {
@@ -401,22 +397,28 @@ impl Port {
                         same
                     }
                 }
+            } else {
+                let k = if self.gso {
+                    run.plain_run(i)
+                } else {
+                    run.len() - i
+                };
+                self.send_plain(run, i, k, batch);
+                k
             };
-            i += went;
         }
     }
 
     /// One GSO send of entries `i..i + same`; says how far the run got, or to fall back.
     fn send_gso(&mut self, run: &Run<'_>, i: usize, same: usize, batch: &mut SendBatch) -> Gso {
-        let (segment, to) = (run.len_of(i), run.to(i));
-        let segments = (i..i + same).map(|j| run.data(j));
+        let (size, to) = (run.len_of(i), run.to(i));
         let error = loop {
             match self
                 .socket
-                .send_segments(batch, segments.clone(), segment, to)
+                .send_segments(batch, same, |k| run.data(i + k), size, to)
             {
                 Ok(()) => {
-                    self.count_sent(same as u64, (segment * same) as u64);
+                    self.count_sent(same as u64, (size * same) as u64);
                     self.shared().counters.gso_sends.add(1);
                     return Gso::Done(same);
                 }
@@ -452,17 +454,23 @@ impl Port {
         let end = i + k;
         let mut j = i;
         while j < end {
-            let datagrams = (j..end).map(|m| (run.data(m), run.to(m)));
-            match self.socket.send_batch(batch, datagrams) {
+            let asked = (end - j).min(sys::BATCH);
+            match self
+                .socket
+                .send_batch(batch, asked, |m| (run.data(j + m), run.to(j + m)))
+            {
                 Ok(sent) => {
                     let bytes: usize = (j..j + sent).map(|m| run.len_of(m)).sum();
                     self.count_sent(sent as u64, bytes as u64);
                     j += sent;
-                    let asked = (end - (j - sent)).min(sys::BATCH);
                     if sent < asked {
                         // The kernel stopped early and, after the first datagram of a batch,
                         // does not say why: one send of the next datagram tells.
-                        self.send_after_short_batch(run, j, batch);
+                        if self.send_one(run, j).is_ok() {
+                            // It went: the batch met an error that one send consumed. On a
+                            // connected port that is an earlier datagram's ICMP refusal.
+                            self.shared().note_refusal();
+                        }
                         j += 1;
                     }
                 }
@@ -477,21 +485,29 @@ impl Port {
         }
     }
 
-    /// Sends datagram `j` alone after a batch stopped short of it. If it fails, its error is
-    /// handled as usual. If it goes, the batch met an error that one send consumed: on a
-    /// connected port that is the pending ICMP error of an earlier datagram (`sendmmsg`
-    /// reports no error after its first datagram), so it counts as a refusal.
-    fn send_after_short_batch(&mut self, run: &Run<'_>, j: usize, batch: &mut SendBatch) {
+    /// Sends a run's only datagram.
+    fn send_lone(&mut self, run: &Run<'_>, j: usize) {
+        let _ = self.send_one(run, j);
+    }
+
+    /// Sends datagram `j` with one system call: counted when it goes, lost (and counted, or
+    /// noted as a refusal) when the kernel refuses it.
+    fn send_one(&mut self, run: &Run<'_>, j: usize) -> Result<(), ()> {
         loop {
-            let one = std::iter::once((run.data(j), run.to(j)));
-            match self.socket.send_batch(batch, one) {
-                Ok(_) => {
-                    self.count_sent(1, run.len_of(j) as u64);
-                    self.shared().note_refusal();
-                    return;
+            let sent = match run.to(j) {
+                Some(to) => self.socket.send_to(run.data(j), to),
+                None => self.socket.send(run.data(j)),
+            };
+            match sent {
+                Ok(n) => {
+                    self.count_sent(1, n as u64);
+                    return Ok(());
                 }
                 Err(e) if sys::classify_send_error(&e) == sys::SendError::Interrupted => {}
-                Err(e) => return self.lose_queued(&e),
+                Err(e) => {
+                    self.lose_queued(&e);
+                    return Err(());
+                }
             }
         }
     }

@@ -115,10 +115,10 @@ impl SendQueue {
         let mut i = 0;
         while i < self.entries.len() {
             let id = self.entries[i].port;
-            let end = i + self.entries[i..]
-                .iter()
-                .take_while(|e| e.port == id)
-                .count();
+            let mut end = i + 1;
+            while end < self.entries.len() && self.entries[end].port == id {
+                end += 1;
+            }
             if let Some(port) = ports.port(id) {
                 let run = Run {
                     entries: &self.entries[i..end],
@@ -208,7 +208,7 @@ impl Run<'_> {
     /// Whether datagrams `j` and `j + 1` could leave in one GSO send.
     fn pair_at(&self, j: usize) -> bool {
         match (self.entries.get(j), self.entries.get(j + 1)) {
-            (Some(a), Some(b)) => a.len > 0 && a.to == b.to && a.len == b.len,
+            (Some(a), Some(b)) => a.len > 0 && a.len == b.len && a.to == b.to,
             _ => false,
         }
     }
@@ -216,16 +216,21 @@ impl Run<'_> {
     /// How many datagrams from `i` share its destination and size, up to what one GSO send
     /// may carry (1 if none could).
     pub fn same_shape(&self, i: usize) -> usize {
-        let first = self.entries[i];
+        let first = &self.entries[i];
         if first.len == 0 {
             return 1;
         }
-        let cap = GSO_MAX_SEGMENTS.min((GSO_MAX_BYTES / first.len as usize).max(1));
-        self.entries[i..]
-            .iter()
-            .take(cap)
-            .take_while(|e| e.to == first.to && e.len == first.len)
-            .count()
+        let cap = if (first.len as usize) * GSO_MAX_SEGMENTS <= GSO_MAX_BYTES {
+            GSO_MAX_SEGMENTS
+        } else {
+            (GSO_MAX_BYTES / first.len as usize).max(1)
+        };
+        let rest = &self.entries[i..self.entries.len().min(i + cap)];
+        let mut n = 1;
+        while n < rest.len() && rest[n].len == first.len && rest[n].to == first.to {
+            n += 1;
+        }
+        n
     }
 
     /// How many datagrams from `i` go the ordinary way before a GSO run starts (at least 1).

@@ -122,31 +122,33 @@ impl PortSocket {
         }
     }
 
-    /// Sends `segments` as datagrams of `segment` bytes with one GSO call (OS sockets only).
+    /// Sends `n` segments of `size` bytes with one GSO call (OS sockets only).
     pub fn send_segments<'d>(
         &self,
         batch: &mut SendBatch,
-        segments: impl Iterator<Item = &'d [u8]>,
-        segment: usize,
+        n: usize,
+        segment: impl FnMut(usize) -> &'d [u8],
+        size: usize,
         to: Option<SocketAddr>,
     ) -> io::Result<()> {
         match self {
-            PortSocket::Os(s) => batch.send_segments(s, segments, segment, to),
+            PortSocket::Os(s) => batch.send_segments(s, n, segment, size, to),
             PortSocket::Memory(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
-    /// Sends queued datagrams (`to` is `None` when connected); returns how many went.
+    /// Sends `n` queued datagrams (`to` is `None` when connected); returns how many went.
     pub fn send_batch<'d>(
         &self,
         batch: &mut SendBatch,
-        datagrams: impl Iterator<Item = (&'d [u8], Option<SocketAddr>)>,
+        n: usize,
+        mut datagram: impl FnMut(usize) -> (&'d [u8], Option<SocketAddr>),
     ) -> io::Result<usize> {
         match self {
-            PortSocket::Os(s) => batch.send(s, datagrams),
+            PortSocket::Os(s) => batch.send(s, n, datagram),
             PortSocket::Memory(_) => {
                 let mut sent = 0;
-                for (data, to) in datagrams.take(sys::BATCH) {
+                for (data, to) in (0..n.min(sys::BATCH)).map(&mut datagram) {
                     let result = match to {
                         Some(to) => self.send_to(data, to),
                         None => self.send(data),

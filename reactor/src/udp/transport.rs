@@ -246,14 +246,14 @@ impl<'a> TransportMut<'a> {
         }
     }
 
-    /// The common case queues at once; anything else takes the full checks.
+    /// The common case queues at once; anything else takes the full checks. (A transport
+    /// lent with the send queue exists only while a turn delivers datagrams: no need to ask
+    /// whether the loop is in a turn.)
     #[inline]
     fn write_to_addr(&mut self, data: &[u8], to: SocketAddr) -> Result<(), WriteError> {
         let shared = self.port.shared();
-        let outbox = &shared.outbox;
         if let Some(queue) = self.queue.as_deref_mut() {
-            if shared.plain_destination(&to, data.len()) && outbox.in_turn() && !outbox.has_writes()
-            {
+            if shared.plain_destination(&to, data.len()) && !shared.outbox.has_writes() {
                 if !queue.push(shared.id, Some(to), data, &self.received) {
                     shared.counters.send_drops.add(1); // the send queue is full
                 }

@@ -159,7 +159,15 @@ pub(crate) fn call(
 
 /// Sends what was queued (writes through kept transports first absorbed, in order). `lent`
 /// is the port a read has out of the table, if any.
+#[inline]
 pub(crate) fn flush(core: &mut Core, lent: Option<&mut Port>, batches: &mut Batches) {
+    if batches.queue.is_idle() && !core.outbox.has_writes() {
+        return; // nothing queued, no storage to give back: the common end of a turn
+    }
+    flush_queued(core, lent, batches);
+}
+
+fn flush_queued(core: &mut Core, lent: Option<&mut Port>, batches: &mut Batches) {
     let Batches { recv, queue, send } = batches;
     core.outbox.absorb_into(queue);
     match lent {

@@ -165,7 +165,7 @@ impl Reactor {
             .iter()
             .map(|s| s.due())
             .min()
-            .unwrap_or(Due::Idle);
+            .unwrap_or(Due::IDLE);
         let timeout = due.min(self.loop_work()).timeout();
         match (timeout, max_wait) {
             (Some(t), Some(m)) => Some(t.min(m)),
@@ -239,7 +239,7 @@ impl Reactor {
     /// threads, then `call_soon` calls (each runs what was waiting when it began).
     fn run_sources(&mut self) {
         for source in &mut self.sources {
-            if source.due() != Due::Idle {
+            if source.due() != Due::IDLE {
                 source.run(&mut self.core);
             }
         }

@@ -15,29 +15,36 @@ use crate::mailbox::{Call, Mailbox};
 use crate::remote::{RemoteCall, RemoteQueue};
 use crate::time::Timers;
 
-/// When a source next has work. Ordered: the earliest wins.
+/// When a source next has work: [`Due::NOW`], after a wait, or [`Due::IDLE`] (nothing until
+/// an outside event). Ordered: the earliest wins. (Nanoseconds from now, so comparing two is
+/// one integer comparison.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Due {
-    /// Work is waiting: the loop must not sleep.
-    Now,
-    /// Work comes due after this long.
-    In(Duration),
-    /// Nothing until an outside event.
-    Idle,
-}
+pub(crate) struct Due(u64);
 
 impl Due {
-    /// `Now` when a condition holds, `Idle` otherwise.
+    /// Work is waiting: the loop must not sleep.
+    pub const NOW: Due = Due(0);
+    /// Nothing until an outside event.
+    pub const IDLE: Due = Due(u64::MAX);
+
+    /// Work comes due after `wait` (saturating short of idle).
+    pub fn after(wait: Duration) -> Due {
+        Due(u64::try_from(wait.as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .min(u64::MAX - 1))
+    }
+
+    /// `NOW` when a condition holds, `IDLE` otherwise.
+    #[inline]
     pub fn now_if(waiting: bool) -> Due {
-        if waiting { Due::Now } else { Due::Idle }
+        if waiting { Due::NOW } else { Due::IDLE }
     }
 
     /// The poll timeout this asks for (`None`: no limit).
     pub fn timeout(self) -> Option<Duration> {
         match self {
-            Due::Now => Some(Duration::ZERO),
-            Due::In(d) => Some(d),
-            Due::Idle => None,
+            Due::IDLE => None,
+            Due(nanos) => Some(Duration::from_nanos(nanos)),
         }
     }
 }
@@ -59,9 +66,8 @@ pub(crate) struct DueTimers {
 impl Source for DueTimers {
     fn due(&self) -> Due {
         match self.timers.wait_hint() {
-            None => Due::Idle,
-            Some(Duration::ZERO) => Due::Now,
-            Some(wait) => Due::In(wait),
+            None => Due::IDLE,
+            Some(wait) => Due::after(wait),
         }
     }
 

@@ -147,6 +147,12 @@ impl RecvBatch {
     pub(crate) fn drops(&self, i: usize) -> Option<u32> {
         overflow_count(&self.headers[i].msg_hdr)
     }
+
+    /// The first `n` datagrams' lengths, in one pass over the headers.
+    #[inline]
+    pub(crate) fn lens(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
+        self.headers[..n].iter().map(|h| h.msg_len as usize)
+    }
 }
 
 /// The cumulative kernel drop count carried by an `SO_RXQ_OVFL` control message, if any.

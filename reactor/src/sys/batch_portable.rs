@@ -82,6 +82,11 @@ impl RecvBatch {
         &self.buffers[start..start + self.meta[i].len.min(self.limit)]
     }
 
+    /// The first `n` datagrams' lengths.
+    pub(crate) fn lens(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
+        self.meta[..n].iter().map(|m| m.len)
+    }
+
     /// No drop counter on this path.
     pub(crate) fn drops(&self, _i: usize) -> Option<u32> {
         None

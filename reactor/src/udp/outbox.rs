@@ -71,10 +71,11 @@ impl Outbox {
         queued
     }
 
-    /// Whether writes through kept transports wait here.
+    /// Whether writes through kept transports wait here (or storage they grew is to be
+    /// given back).
     #[inline]
     pub fn has_writes(&self) -> bool {
-        self.has_writes.get()
+        self.has_writes.get() || self.writes_grown.get()
     }
 
     /// Moves the writes queued here to the end of `queue`, keeping their order.

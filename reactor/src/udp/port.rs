@@ -20,7 +20,7 @@ use std::rc::{Rc, Weak};
 
 use super::address::fit_family;
 use super::outbox::Outbox;
-use super::send_queue::Run;
+use super::send_queue::{QueuedRun, Runs};
 use super::socket::PortSocket;
 use super::transport::Transport;
 use crate::defer::Deferred;
@@ -344,28 +344,37 @@ impl Port {
         }
     }
 
-    /// Counts a received batch in one pass: delivered datagrams and bytes, truncations (each
-    /// logged), and the kernel's drop count when it came along.
+    /// Counts a received batch in one pass over its lengths: delivered datagrams and bytes,
+    /// truncations (each then logged), and the kernel's drop count (cumulative: the last
+    /// datagram carries the latest).
     fn count_received(&self, batch: &RecvBatch, n: usize, limit: usize) {
-        let shared = self.shared();
+        let counters = &self.shared().counters;
         let (mut delivered, mut bytes) = (0u64, 0u64);
-        for i in 0..n {
-            let len = batch.len(i);
-            if len > limit {
-                shared.counters.truncated.add(1);
-                log::warn!(target: "gyre::udp",
-                    "{}: dropped a datagram from {} longer than max_packet_size ({len} > {limit} bytes)",
-                    shared.name, batch.from(i));
-            } else {
+        for len in batch.lens(n) {
+            if len <= limit {
                 delivered += 1;
                 bytes += len as u64;
             }
-            if let Some(drops) = batch.drops(i) {
-                shared.counters.kernel_drops.set(u64::from(drops));
-            }
         }
-        shared.counters.datagrams_in.add(delivered);
-        shared.counters.bytes_in.add(bytes);
+        counters.datagrams_in.add(delivered);
+        counters.bytes_in.add(bytes);
+        if delivered < n as u64 {
+            self.report_truncated(batch, n, limit);
+        }
+        if let Some(drops) = n.checked_sub(1).and_then(|last| batch.drops(last)) {
+            counters.kernel_drops.set(u64::from(drops));
+        }
+    }
+
+    #[cold]
+    fn report_truncated(&self, batch: &RecvBatch, n: usize, limit: usize) {
+        let shared = self.shared();
+        for (i, len) in batch.lens(n).enumerate().filter(|&(_, len)| len > limit) {
+            shared.counters.truncated.add(1);
+            log::warn!(target: "gyre::udp",
+                "{}: dropped a datagram from {} longer than max_packet_size ({len} > {limit} bytes)",
+                shared.name, batch.from(i));
+        }
     }
 
     /// Error readiness: empties the error queue (so the loop cannot spin on it) and takes the
@@ -379,48 +388,66 @@ impl Port {
         }
     }
 
-    /// Sends one port's run of queued datagrams: runs of same-destination, same-size
-    /// datagrams with one GSO call each where the kernel can, the rest with `sendmmsg` (a
-    /// lone datagram with one `send`).
-    pub fn send_run(&mut self, run: &Run<'_>, batch: &mut SendBatch) {
-        if run.len() == 1 {
-            return self.send_lone(run, 0);
+    /// Sends one port's queued runs, in order: a run of two or more datagrams with one GSO
+    /// send where the kernel can, everything else with `sendmmsg` (a lone datagram with one
+    /// `send`).
+    pub fn send_runs(&mut self, runs: &Runs<'_>, batch: &mut SendBatch) {
+        let list = runs.runs();
+        let mut at = Cursor { run: 0, k: 0 };
+        if list.len() == 1 && list[0].count() == 1 {
+            let _ = self.send_one(runs, at); // a lone reply: one send
+            return;
         }
-        let mut i = 0;
-        while i < run.len() {
-            let same = if self.gso { run.same_shape(i) } else { 1 };
-            i += if same >= 2 {
-                match self.send_gso(run, i, same, batch) {
-                    Gso::Done(went) => went,
+        while at.run < list.len() {
+            if self.gso && list[at.run].count() - at.k >= 2 {
+                match self.send_gso(runs, &list[at.run], at.k, batch) {
+                    Gso::Done(went) => {
+                        at = at.advance(list, went);
+                        continue;
+                    }
                     Gso::Fallback => {
-                        self.send_plain(run, i, same, batch);
-                        same
+                        let end = Cursor {
+                            run: at.run + 1,
+                            k: 0,
+                        };
+                        self.send_plain(runs, at, end, batch);
+                        at = end;
+                        continue;
                     }
                 }
-            } else {
-                let k = if self.gso {
-                    run.plain_run(i)
-                } else {
-                    run.len() - i
-                };
-                self.send_plain(run, i, k, batch);
-                k
+            }
+            // Up to the next run GSO will take (or the end).
+            let mut end = Cursor {
+                run: at.run + 1,
+                k: 0,
             };
+            while end.run < list.len() && !(self.gso && list[end.run].count() >= 2) {
+                end.run += 1;
+            }
+            self.send_plain(runs, at, end, batch);
+            at = end;
         }
     }
 
-    /// One GSO send of entries `i..i + same`; says how far the run got, or to fall back.
-    fn send_gso(&mut self, run: &Run<'_>, i: usize, same: usize, batch: &mut SendBatch) -> Gso {
-        let (size, to) = (run.len_of(i), run.to(i));
+    /// One GSO send of the datagrams of `run` from its `k`th on; says how many it dealt with
+    /// (sent, dropped, or lost to a refusal), or to send them the ordinary way.
+    fn send_gso(
+        &mut self,
+        runs: &Runs<'_>,
+        run: &QueuedRun,
+        k: usize,
+        batch: &mut SendBatch,
+    ) -> Gso {
+        let (n, size) = (run.count() - k, run.len());
         let error = loop {
             match self
                 .socket
-                .send_segments(batch, same, |k| run.data(i + k), size, to)
+                .send_segments(batch, n, |j| runs.data(run, k + j), size, run.to())
             {
                 Ok(()) => {
-                    self.count_sent(same as u64, (size * same) as u64);
+                    self.count_sent(n as u64, (size * n) as u64);
                     self.shared().counters.gso_sends.add(1);
-                    return Gso::Done(same);
+                    return Gso::Done(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => break e,
@@ -429,8 +456,8 @@ impl Port {
         let shared = self.transport.shared();
         match sys::classify_send_error(&error) {
             sys::SendError::NoRoom => {
-                shared.counters.send_drops.add(same as u64);
-                Gso::Done(same)
+                shared.counters.send_drops.add(n as u64);
+                Gso::Done(n)
             }
             sys::SendError::Refused if shared.peer().is_some() => {
                 shared.note_refusal(); // an earlier datagram's ICMP: the first of these is lost
@@ -449,29 +476,39 @@ impl Port {
         }
     }
 
-    /// Sends entries `i..i + k` with `sendmmsg`, going past datagrams the kernel refuses.
-    fn send_plain(&mut self, run: &Run<'_>, i: usize, k: usize, batch: &mut SendBatch) {
-        let end = i + k;
-        let mut j = i;
-        while j < end {
-            let asked = (end - j).min(sys::BATCH);
-            match self
-                .socket
-                .send_batch(batch, asked, |m| (run.data(j + m), run.to(j + m)))
-            {
+    /// Sends the datagrams from `at` up to `end` with `sendmmsg`, going past those the kernel
+    /// refuses (a lone one with one `send`).
+    fn send_plain(&mut self, runs: &Runs<'_>, mut at: Cursor, end: Cursor, batch: &mut SendBatch) {
+        let list = runs.runs();
+        let mut left = at.distance(list, end);
+        if left == 1 {
+            let _ = self.send_one(runs, at);
+            return;
+        }
+        while left > 0 {
+            let asked = left.min(sys::BATCH);
+            let mut next = at;
+            let result = self.socket.send_batch(batch, asked, |_| {
+                let run = &list[next.run];
+                let data = runs.data(run, next.k);
+                next = next.advance(list, 1);
+                (data, run.to())
+            });
+            match result {
                 Ok(sent) => {
-                    let bytes: usize = (j..j + sent).map(|m| run.len_of(m)).sum();
-                    self.count_sent(sent as u64, bytes as u64);
-                    j += sent;
+                    self.count_sent(sent as u64, at.bytes(list, sent));
+                    at = at.advance(list, sent);
+                    left -= sent;
                     if sent < asked {
                         // The kernel stopped early and, after the first datagram of a batch,
                         // does not say why: one send of the next datagram tells.
-                        if self.send_one(run, j).is_ok() {
+                        if self.send_one(runs, at).is_ok() {
                             // It went: the batch met an error that one send consumed. On a
                             // connected port that is an earlier datagram's ICMP refusal.
                             self.shared().note_refusal();
                         }
-                        j += 1;
+                        at = at.advance(list, 1);
+                        left -= 1;
                     }
                 }
                 Err(error) => {
@@ -479,24 +516,22 @@ impl Port {
                         continue;
                     }
                     self.lose_queued(&error);
-                    j += 1; // this datagram is lost; the rest still go
+                    at = at.advance(list, 1); // this datagram is lost; the rest still go
+                    left -= 1;
                 }
             }
         }
     }
 
-    /// Sends a run's only datagram.
-    fn send_lone(&mut self, run: &Run<'_>, j: usize) {
-        let _ = self.send_one(run, j);
-    }
-
-    /// Sends datagram `j` with one system call: counted when it goes, lost (and counted, or
-    /// noted as a refusal) when the kernel refuses it.
-    fn send_one(&mut self, run: &Run<'_>, j: usize) -> Result<(), ()> {
+    /// Sends the datagram at `at` with one system call: counted when it goes, lost (and
+    /// counted, or noted as a refusal) when the kernel refuses it.
+    fn send_one(&mut self, runs: &Runs<'_>, at: Cursor) -> Result<(), ()> {
+        let run = &runs.runs()[at.run];
+        let data = runs.data(run, at.k);
         loop {
-            let sent = match run.to(j) {
-                Some(to) => self.socket.send_to(run.data(j), to),
-                None => self.socket.send(run.data(j)),
+            let sent = match run.to() {
+                Some(to) => self.socket.send_to(data, to),
+                None => self.socket.send(data),
             };
             match sent {
                 Ok(n) => {
@@ -552,8 +587,52 @@ impl Drop for Port {
 
 /// How a GSO attempt ended.
 enum Gso {
-    /// The first `n` entries are done with (sent, dropped or refused).
+    /// The first `n` datagrams are done with (sent, dropped or refused).
     Done(usize),
     /// Send the run the ordinary way.
     Fallback,
+}
+
+/// A position among a port's queued runs: datagram `k` of run `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    run: usize,
+    k: usize,
+}
+
+impl Cursor {
+    /// The position `n` datagrams further on.
+    #[inline]
+    fn advance(mut self, runs: &[QueuedRun], mut n: usize) -> Cursor {
+        while n > 0 {
+            let left = runs[self.run].count() - self.k;
+            if n < left {
+                self.k += n;
+                break;
+            }
+            n -= left;
+            self.run += 1;
+            self.k = 0;
+        }
+        self
+    }
+
+    /// Datagrams from here to `end`.
+    fn distance(self, runs: &[QueuedRun], end: Cursor) -> usize {
+        let whole: usize = runs[self.run..end.run].iter().map(QueuedRun::count).sum();
+        whole - self.k + end.k
+    }
+
+    /// The bytes of the `n` datagrams from here.
+    fn bytes(self, runs: &[QueuedRun], n: usize) -> u64 {
+        let (mut at, mut n, mut bytes) = (self, n, 0);
+        while n > 0 {
+            let run = &runs[at.run];
+            let take = n.min(run.count() - at.k);
+            bytes += (take * run.len()) as u64;
+            n -= take;
+            at = at.advance(runs, take);
+        }
+        bytes
+    }
 }

@@ -2,15 +2,20 @@
 //! received batch and at the end of the turn, one run of system calls per port (`sendmmsg`,
 //! or one GSO `sendmsg` per run of same-size datagrams to one destination).
 //!
+//! The queue is kept in the shape the flush needs, built as datagrams are pushed: a list of
+//! *runs* (consecutive datagrams of one port, one destination and one size: what one GSO send
+//! can carry) and, for each datagram, where its bytes are (8 bytes a datagram). The flush then
+//! walks the runs; it never compares addresses again.
+//!
 //! A datagram is queued by position when its bytes are a received datagram still in the
 //! reactor's receive buffers (an echo, a forwarded packet): no copy. Such an entry is valid
 //! only until the next receive into those buffers, so the loop flushes after every received
 //! batch, before it reads again. Anything else is copied into the queue's byte arena.
 //!
-//! The queue is bounded ([`SEND_QUEUE_DATAGRAMS`], [`SEND_QUEUE_BYTES`] copied): past the bound a write
-//! is dropped and counted in the port's `send_drops`, as the kernel drops what does not fit
-//! in a full socket buffer. Its storage is kept between turns (so the steady state allocates
-//! nothing) and given back when a burst has passed.
+//! The queue is bounded ([`SEND_QUEUE_DATAGRAMS`], [`SEND_QUEUE_BYTES`] copied): past the bound
+//! a write is dropped and counted in the port's `send_drops`, as the kernel drops what does not
+//! fit in a full socket buffer. Its storage is kept between turns (so the steady state
+//! allocates nothing) and given back when a burst has passed.
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -27,23 +32,38 @@ const KEEP_BYTES: usize = 64 << 10;
 const KEEP_DATAGRAMS: usize = 256;
 /// The total a GSO send may carry (IP's 16-bit length, less headers, rounded down).
 const GSO_MAX_BYTES: usize = 65_000;
+/// Marks a segment whose bytes are in the receive buffers rather than the arena.
+const RECEIVED: u32 = 1 << 31;
 
-/// One queued datagram: its port, destination (`None`: the connected peer) and bytes.
+/// Where one queued datagram's bytes are: an offset into the arena, or (with [`RECEIVED`]
+/// set) into the receive buffers, and a length.
 #[derive(Debug, Clone, Copy)]
-struct Queued {
-    port: PortId,
-    to: Option<SocketAddr>,
-    /// Offset into the arena, or into the receive buffers when `received`.
-    start: u32,
+struct Segment {
+    at: u32,
     len: u32,
-    received: bool,
+}
+
+/// Consecutive queued datagrams of one port, to one destination, of one size.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueuedRun {
+    port: PortId,
+    /// `None`: the connected peer.
+    to: Option<SocketAddr>,
+    /// Each datagram's size.
+    len: u32,
+    /// How many datagrams, and the most one GSO send may carry at this size.
+    count: u32,
+    cap: u32,
+    /// Index of its first segment.
+    first: u32,
 }
 
 /// Datagrams waiting to be sent, in write order.
 #[derive(Debug, Default)]
 pub(crate) struct SendQueue {
     arena: Vec<u8>,
-    entries: Vec<Queued>,
+    segments: Vec<Segment>,
+    runs: Vec<QueuedRun>,
     /// Recent high-water marks (decaying), to decide when to give storage back.
     peak_bytes: usize,
     peak_datagrams: usize,
@@ -67,65 +87,90 @@ impl SendQueue {
         data: &[u8],
         received: &Range<usize>,
     ) -> bool {
-        if self.entries.len() >= SEND_QUEUE_DATAGRAMS {
+        if self.segments.len() >= SEND_QUEUE_DATAGRAMS {
             return false;
         }
-        let at = data.as_ptr() as usize;
-        let (start, in_buffers) = if at >= received.start && at + data.len() <= received.end {
-            (at - received.start, true)
-        } else {
-            if self.arena.len() + data.len() > SEND_QUEUE_BYTES {
-                return false;
-            }
-            let start = self.arena.len();
+        let from = data.as_ptr() as usize;
+        let at = if from >= received.start && from + data.len() <= received.end {
+            (from - received.start) as u32 | RECEIVED
+        } else if self.arena.len() + data.len() <= SEND_QUEUE_BYTES {
+            let at = self.arena.len() as u32;
             self.arena.extend_from_slice(data);
-            (start, false)
+            at
+        } else {
+            return false;
         };
-        self.entries.push(Queued {
+        let len = data.len() as u32;
+        self.extend_runs(port, to, len);
+        self.segments.push(Segment { at, len });
+        true
+    }
+
+    /// Counts a new datagram into the last run if it fits there, else starts a run.
+    #[inline]
+    fn extend_runs(&mut self, port: PortId, to: Option<SocketAddr>, len: u32) {
+        if let Some(run) = self.runs.last_mut() {
+            if run.len == len && run.count < run.cap && run.to == to && run.port == port {
+                run.count += 1;
+                return;
+            }
+        }
+        self.start_run(port, to, len);
+    }
+
+    fn start_run(&mut self, port: PortId, to: Option<SocketAddr>, len: u32) {
+        let cap = match len as usize {
+            0 => 1, // an empty datagram cannot be a GSO segment
+            n if n * GSO_MAX_SEGMENTS <= GSO_MAX_BYTES => GSO_MAX_SEGMENTS,
+            n => (GSO_MAX_BYTES / n).max(1),
+        };
+        self.runs.push(QueuedRun {
             port,
             to,
-            start: start as u32,
-            len: data.len() as u32,
-            received: in_buffers,
+            len,
+            count: 1,
+            cap: cap as u32,
+            first: self.segments.len() as u32,
         });
-        true
     }
 
     /// Appends every datagram of `other` (which holds copies only), emptying it.
     pub fn absorb(&mut self, other: &mut SendQueue) {
-        for e in &other.entries {
-            let start = self.arena.len();
-            let (from, len) = (e.start as usize, e.len as usize);
-            self.arena.extend_from_slice(&other.arena[from..from + len]);
-            self.entries.push(Queued {
-                start: start as u32,
-                ..*e
-            });
+        for run in &other.runs {
+            for s in &other.segments[run.first as usize..(run.first + run.count) as usize] {
+                let (from, len) = (s.at as usize, s.len as usize);
+                let at = self.arena.len() as u32;
+                self.arena.extend_from_slice(&other.arena[from..from + len]);
+                self.extend_runs(run.port, run.to, s.len);
+                self.segments.push(Segment { at, len: s.len });
+            }
         }
         other.clear();
     }
 
-    /// Sends everything queued, one run per port in write order; `received` is the receive
-    /// buffers entries may point into. Datagrams of a port that has closed go nowhere.
+    /// Sends everything queued, one port's runs at a time in write order; `received` is the
+    /// receive buffers segments may point into. Datagrams of a port that has closed go
+    /// nowhere.
     pub fn flush(&mut self, ports: &mut dyn PortLookup, received: &[u8], batch: &mut SendBatch) {
-        if self.entries.is_empty() {
+        if self.runs.is_empty() {
             self.relax();
             return;
         }
         let mut i = 0;
-        while i < self.entries.len() {
-            let id = self.entries[i].port;
+        while i < self.runs.len() {
+            let id = self.runs[i].port;
             let mut end = i + 1;
-            while end < self.entries.len() && self.entries[end].port == id {
+            while end < self.runs.len() && self.runs[end].port == id {
                 end += 1;
             }
             if let Some(port) = ports.port(id) {
-                let run = Run {
-                    entries: &self.entries[i..end],
+                let runs = Runs {
+                    runs: &self.runs[i..end],
+                    segments: &self.segments,
                     arena: &self.arena,
                     received,
                 };
-                port.send_run(&run, batch);
+                port.send_runs(&runs, batch);
             }
             i = end;
         }
@@ -141,27 +186,35 @@ impl SendQueue {
         }
     }
 
+    /// Whether nothing is queued and no storage is to be given back.
+    #[inline]
+    pub fn is_idle(&self) -> bool {
+        self.runs.is_empty() && !self.holds_extra()
+    }
+
     /// Whether the queue holds more storage than it always keeps.
     #[inline]
     pub fn holds_extra(&self) -> bool {
-        self.arena.capacity() > KEEP_BYTES || self.entries.capacity() > KEEP_DATAGRAMS
+        self.arena.capacity() > KEEP_BYTES || self.segments.capacity() > KEEP_DATAGRAMS
     }
 
     /// Empties the queue, giving storage back once a burst has passed.
     fn clear(&mut self) {
         self.peak_bytes = self.arena.len().max(self.peak_bytes - self.peak_bytes / 8);
         self.peak_datagrams = self
-            .entries
+            .segments
             .len()
             .max(self.peak_datagrams - self.peak_datagrams / 8);
         self.arena.clear();
-        self.entries.clear();
+        self.segments.clear();
+        self.runs.clear();
         if self.arena.capacity() > (4 * self.peak_bytes).max(KEEP_BYTES) {
             self.arena.shrink_to((2 * self.peak_bytes).max(KEEP_BYTES));
         }
-        if self.entries.capacity() > (4 * self.peak_datagrams).max(KEEP_DATAGRAMS) {
-            self.entries
-                .shrink_to((2 * self.peak_datagrams).max(KEEP_DATAGRAMS));
+        if self.segments.capacity() > (4 * self.peak_datagrams).max(KEEP_DATAGRAMS) {
+            let keep = (2 * self.peak_datagrams).max(KEEP_DATAGRAMS);
+            self.segments.shrink_to(keep);
+            self.runs.shrink_to(keep);
         }
     }
 
@@ -172,74 +225,46 @@ impl SendQueue {
     }
 }
 
-/// One port's consecutive queued datagrams, as its `Port` sends them.
-pub(crate) struct Run<'a> {
-    entries: &'a [Queued],
+/// One port's consecutive runs of queued datagrams, as its `Port` sends them.
+pub(crate) struct Runs<'a> {
+    runs: &'a [QueuedRun],
+    segments: &'a [Segment],
     arena: &'a [u8],
     received: &'a [u8],
 }
 
-impl Run<'_> {
-    pub fn len(&self) -> usize {
-        self.entries.len()
+impl<'a> Runs<'a> {
+    /// The runs, in write order.
+    pub fn runs(&self) -> &'a [QueuedRun] {
+        self.runs
     }
 
-    /// The bytes of datagram `j`.
+    /// The bytes of the `k`th datagram of `run`.
     #[inline]
-    pub fn data(&self, j: usize) -> &[u8] {
-        let e = &self.entries[j];
-        let (start, len) = (e.start as usize, e.len as usize);
-        let bytes = if e.received {
-            self.received
-        } else {
-            self.arena
+    pub fn data(&self, run: &QueuedRun, k: usize) -> &'a [u8] {
+        let s = self.segments[run.first as usize + k];
+        let (bytes, at) = match s.at & RECEIVED {
+            0 => (self.arena, s.at as usize),
+            _ => (self.received, (s.at & !RECEIVED) as usize),
         };
-        &bytes[start..start + len]
+        &bytes[at..at + s.len as usize]
+    }
+}
+
+impl QueuedRun {
+    /// How many datagrams.
+    pub fn count(&self) -> usize {
+        self.count as usize
     }
 
-    pub fn len_of(&self, j: usize) -> usize {
-        self.entries[j].len as usize
+    /// Each datagram's size.
+    pub fn len(&self) -> usize {
+        self.len as usize
     }
 
-    pub fn to(&self, j: usize) -> Option<SocketAddr> {
-        self.entries[j].to
-    }
-
-    /// Whether datagrams `j` and `j + 1` could leave in one GSO send.
-    fn pair_at(&self, j: usize) -> bool {
-        match (self.entries.get(j), self.entries.get(j + 1)) {
-            (Some(a), Some(b)) => a.len > 0 && a.len == b.len && a.to == b.to,
-            _ => false,
-        }
-    }
-
-    /// How many datagrams from `i` share its destination and size, up to what one GSO send
-    /// may carry (1 if none could).
-    pub fn same_shape(&self, i: usize) -> usize {
-        let first = &self.entries[i];
-        if first.len == 0 {
-            return 1;
-        }
-        let cap = if (first.len as usize) * GSO_MAX_SEGMENTS <= GSO_MAX_BYTES {
-            GSO_MAX_SEGMENTS
-        } else {
-            (GSO_MAX_BYTES / first.len as usize).max(1)
-        };
-        let rest = &self.entries[i..self.entries.len().min(i + cap)];
-        let mut n = 1;
-        while n < rest.len() && rest[n].len == first.len && rest[n].to == first.to {
-            n += 1;
-        }
-        n
-    }
-
-    /// How many datagrams from `i` go the ordinary way before a GSO run starts (at least 1).
-    pub fn plain_run(&self, i: usize) -> usize {
-        let mut k = 1;
-        while i + k < self.len() && !self.pair_at(i + k) {
-            k += 1;
-        }
-        k
+    /// Where they go (`None`: the connected peer).
+    pub fn to(&self) -> Option<SocketAddr> {
+        self.to
     }
 }
 
@@ -253,6 +278,10 @@ mod tests {
         Some("127.0.0.1:9".parse().unwrap())
     }
 
+    fn runs(q: &SendQueue) -> Vec<(usize, usize)> {
+        q.runs.iter().map(|r| (r.len(), r.count())).collect()
+    }
+
     #[test]
     fn received_bytes_are_queued_by_position_others_copied() {
         let buffers = vec![7u8; 1000];
@@ -261,13 +290,14 @@ mod tests {
         assert!(q.push(PORT, to(), &buffers[100..164], &area));
         assert!(q.push(PORT, to(), b"copied", &area));
         assert_eq!(q.arena.len(), 6);
-        let run = Run {
-            entries: &q.entries,
+        let view = Runs {
+            runs: &q.runs,
+            segments: &q.segments,
             arena: &q.arena,
             received: &buffers,
         };
-        assert_eq!(run.data(0), &buffers[100..164]);
-        assert_eq!(run.data(1), b"copied");
+        assert_eq!(view.data(&q.runs[0], 0), &buffers[100..164]);
+        assert_eq!(view.data(&q.runs[1], 0), b"copied");
     }
 
     #[test]
@@ -292,19 +322,38 @@ mod tests {
     }
 
     #[test]
-    fn runs_of_one_shape_are_found_and_capped() {
+    fn runs_of_one_port_destination_and_size_are_built_as_datagrams_come() {
         let mut q = SendQueue::default();
-        for len in [10, 10, 10, 20, 30, 30] {
-            q.push(PORT, to(), &vec![0u8; len], &(0..0));
+        let other: Option<SocketAddr> = Some("127.0.0.1:10".parse().unwrap());
+        for (len, to) in [
+            (10, to()),
+            (10, to()),
+            (10, to()),
+            (20, to()),
+            (30, to()),
+            (30, to()),
+        ] {
+            q.push(PORT, to, &vec![0u8; len], &(0..0));
         }
-        let run = Run {
-            entries: &q.entries,
-            arena: &q.arena,
-            received: &[],
-        };
-        assert_eq!(run.same_shape(0), 3);
-        assert_eq!(run.same_shape(3), 1);
-        assert_eq!(run.plain_run(3), 1); // 30, 30 starts at 4
-        assert_eq!(run.same_shape(4), 2);
+        q.push(PORT, other, &[0u8; 30], &(0..0)); // another destination
+        q.push(PortId { key: 1, serial: 1 }, other, &[0u8; 30], &(0..0)); // another port
+        q.push(PORT, to(), &[], &(0..0));
+        q.push(PORT, to(), &[], &(0..0)); // empty datagrams never share a run
+        assert_eq!(
+            runs(&q),
+            [(10, 3), (20, 1), (30, 2), (30, 1), (30, 1), (0, 1), (0, 1)]
+        );
+    }
+
+    #[test]
+    fn a_run_stops_at_what_one_gso_send_carries() {
+        let mut q = SendQueue::default();
+        for _ in 0..70 {
+            q.push(PORT, to(), &[1u8; 100], &(0..0)); // 64 segments at most
+        }
+        for _ in 0..3 {
+            q.push(PORT, to(), &[1u8; 30_000], &(0..0)); // 2 x 30,000 fit in 65,000
+        }
+        assert_eq!(runs(&q), [(100, 64), (100, 6), (30_000, 2), (30_000, 1)]);
     }
 }

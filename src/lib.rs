@@ -19,3 +19,12 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The guides' Rust examples, compiled and run as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/internals.md")]
+struct InternalsDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/porting-from-twisted.md")]
+struct PortingDoctests;

@@ -1,22 +1,72 @@
-//! gyre's engine: Twisted's programming model on a small single-threaded core.
+//! gyre's engine: Twisted's UDP programming model on a single-threaded `mio` reactor you can
+//! read in an afternoon.
 //!
-//! This crate holds the pieces a reactor turn is made of. Today that is the pure core, which
-//! runs without sockets and is tested on a manual clock:
+//! # The loop in a page
 //!
-//! * [`time`]: clocks (monotonic or manual), a timer queue that scales to millions of calls,
-//!   `call_later` with cancellable and resettable [`DelayedCall`](time::DelayedCall)s,
-//!   [`LoopingCall`](time::LoopingCall) and [`defer_later`](time::defer_later);
+//! A [`Reactor`] owns everything by value: its [`Core`] (the poll, the table of ports, triggers,
+//! replies from worker threads, the resolver, counters), the readiness events, one set of
+//! receive and send buffers for every port, and a list of *sources* of work (timers, calls from
+//! other threads, queued calls). [`Reactor::run`] turns [`Reactor::run_once`] until the reactor
+//! stops; one turn is seven named steps:
+//!
+//! 1. ask every source when it next has work, and take the earliest as the poll timeout;
+//! 2. `poll` for readiness;
+//! 3. read every ready port in batches (`recvmmsg`), handing each datagram to its protocol,
+//!    and send what the protocol wrote right after each batch (`sendmmsg`, GSO);
+//! 4. run the sources: timers that are due, calls from other threads, queued calls;
+//! 5. send what they wrote;
+//! 6. tell connected protocols about ICMP refusals their writes met;
+//! 7. close the ports asked to stop, and move startup or shutdown along.
+//!
+//! Callbacks are *lent* the reactor by `&mut`: a [`DatagramProtocol`] callback gets a
+//! [`Context`] holding its own port ([`udp::TransportMut`]) and the rest of the reactor
+//! ([`Core`]) as two disjoint borrows; delayed calls, queued calls and triggers get `&mut Core`.
+//! Code that cannot be handed the core keeps a handle instead: a [`Handle`] (same thread), a
+//! [`udp::Transport`] (one port), a [`RemoteHandle`] (other threads). None of them holds a
+//! socket or any other file descriptor, so dropping the `Reactor` closes every port whatever
+//! handles remain.
+//!
+//! A panic in any user code is caught at that boundary, logged with its port, counted, and the
+//! loop goes on serving every other port. `docs/internals.md` walks through each step.
+//!
+//! ```no_run
+//! use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+//! use gyre_reactor::udp::ListenOptions;
+//! use std::net::SocketAddr;
+//! use std::time::Duration;
+//!
+//! /// Twisted's howto echo server.
+//! struct Echo;
+//!
+//! impl DatagramProtocol for Echo {
+//!     fn datagram_received(&mut self, cx: &mut Context<'_>, data: &[u8], from: SocketAddr) -> Outcome {
+//!         cx.transport().write_to(data, from)?; // `?`: logged with the port, like a raise
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut reactor = Reactor::new()?;
+//!     let port = reactor.listen_udp_with(ListenOptions::new(9999).interface("127.0.0.1"), Echo)?;
+//!     println!("echoing on {}", port.get_host()?);
+//!     reactor.call_later(Duration::from_secs(60), |r| { let _ = r.stop(); });
+//!     reactor.run()?; // until stop(), SIGINT or SIGTERM
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Modules
+//!
+//! * [`udp`]: ports, transports, options, multicast;
+//! * [`time`]: clocks (monotonic or manual), the timer queue, `call_later`'s
+//!   [`DelayedCall`](time::DelayedCall), [`LoopingCall`](time::LoopingCall),
+//!   [`defer_later`](time::defer_later);
 //! * [`defer`]: Twisted's [`Deferred`](defer::Deferred), typed, with
 //!   [`Failure`](defer::Failure), lists, gathering, racing, cancellation and timeouts;
+//! * [`testing`]: in-memory ports driven by the real loop, log capture;
 //! * [`error`]: every error type, small and printable.
 //!
-//! # How time and Deferreds meet in a loop
-//! A reactor turn reads the clock once, asks [`Timers::timeout`](time::Timers::timeout) how
-//! long it may sleep, waits for I/O that long, then calls
-//! [`Timers::run_due`](time::Timers::run_due): every call due by then runs, in deadline order,
-//! and a call scheduled during that pass waits for the next turn. Calls fire Deferreds, whose
-//! callbacks run on the spot. On a [`ManualClock`](time::ManualClock),
-//! [`Timers::advance`](time::Timers::advance) plays the part of the loop:
+//! Timers and Deferreds also work without a reactor, on a manual clock:
 //!
 //! ```
 //! use gyre_reactor::defer::Failure;

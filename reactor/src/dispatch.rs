@@ -122,13 +122,26 @@ fn deliver_from(
     let Entry { port, protocol } = entry;
     let Batches { recv, queue, .. } = batches;
     let mut cx = Context::new(core, port, Some(queue), recv.area());
+    deliver_batch(protocol.as_mut(), &mut cx, recv, n, limit, next)
+}
+
+/// The loop over one batch. `recv` is a parameter of its own, so the compiler knows the
+/// receive buffers cannot change while protocols run and keeps their addresses in registers.
+fn deliver_batch(
+    protocol: &mut dyn DatagramProtocol,
+    cx: &mut Context<'_>,
+    recv: &RecvBatch,
+    n: usize,
+    limit: usize,
+    next: &mut usize,
+) -> bool {
     while *next < n {
         let i = *next;
         *next += 1;
         if recv.len(i) > limit {
             continue; // truncated: counted and logged on receipt, never delivered cut
         }
-        if let Err(failure) = protocol.datagram_received(&mut cx, recv.data(i), recv.from(i)) {
+        if let Err(failure) = protocol.datagram_received(cx, recv.data(i), recv.from(i)) {
             report(cx.core, cx.transport.port, "datagram_received", &failure);
         }
         if !cx.transport.port.shared().is_listening() {

@@ -272,24 +272,23 @@ impl SendBatch {
         }
     }
 
-    /// Sends `n` segments (`segment(k)`, all `size` bytes long but maybe the last, at most
+    /// Sends `segments` (all `size` bytes long but maybe the last, at most
     /// `GSO_MAX_SEGMENTS`) as that many datagrams with one `sendmsg` and a `UDP_SEGMENT`
     /// control message: one iovec per segment, so they need not be contiguous.
     pub(crate) fn send_segments<'d>(
         &mut self,
         socket: &UdpSocket,
-        n: usize,
-        mut segment: impl FnMut(usize) -> &'d [u8],
+        segments: impl Iterator<Item = &'d [u8]>,
         size: usize,
         to: Option<SocketAddr>,
     ) -> io::Result<()> {
-        let n = n.min(self.iovecs.len());
-        for (k, iov) in self.iovecs[..n].iter_mut().enumerate() {
-            let data = segment(k);
+        let mut n = 0;
+        for (iov, data) in self.iovecs.iter_mut().zip(segments) {
             *iov = libc::iovec {
                 iov_base: data.as_ptr() as *mut libc::c_void,
                 iov_len: data.len(),
             };
+            n += 1;
         }
         let mut control = [0u64; 4]; // CMSG_SPACE(2) rounded up, 8-aligned
         // SAFETY: an all-zero `msghdr` is a valid empty header; every pointer set below points

@@ -108,8 +108,7 @@ impl SendBatch {
     pub(crate) fn send_segments<'d>(
         &mut self,
         _socket: &UdpSocket,
-        _n: usize,
-        _segment: impl FnMut(usize) -> &'d [u8],
+        _segments: impl Iterator<Item = &'d [u8]>,
         _size: usize,
         _to: Option<SocketAddr>,
     ) -> io::Result<()> {

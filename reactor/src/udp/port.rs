@@ -442,7 +442,7 @@ impl Port {
         let error = loop {
             match self
                 .socket
-                .send_segments(batch, n, |j| runs.data(run, k + j), size, run.to())
+                .send_segments(batch, runs.segments(run, k), size, run.to())
             {
                 Ok(()) => {
                     self.count_sent(n as u64, (size * n) as u64);

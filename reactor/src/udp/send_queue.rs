@@ -242,7 +242,18 @@ impl<'a> Runs<'a> {
     /// The bytes of the `k`th datagram of `run`.
     #[inline]
     pub fn data(&self, run: &QueuedRun, k: usize) -> &'a [u8] {
-        let s = self.segments[run.first as usize + k];
+        self.bytes(self.segments[run.first as usize + k])
+    }
+
+    /// The bytes of `run`'s datagrams from its `k`th on.
+    #[inline]
+    pub fn segments(&self, run: &QueuedRun, k: usize) -> impl Iterator<Item = &'a [u8]> + '_ {
+        let (from, end) = (run.first as usize + k, (run.first + run.count) as usize);
+        self.segments[from..end].iter().map(|s| self.bytes(*s))
+    }
+
+    #[inline]
+    fn bytes(&self, s: Segment) -> &'a [u8] {
         let (bytes, at) = match s.at & RECEIVED {
             0 => (self.arena, s.at as usize),
             _ => (self.received, (s.at & !RECEIVED) as usize),

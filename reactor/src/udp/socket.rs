@@ -122,17 +122,16 @@ impl PortSocket {
         }
     }
 
-    /// Sends `n` segments of `size` bytes with one GSO call (OS sockets only).
+    /// Sends `segments` of `size` bytes with one GSO call (OS sockets only).
     pub fn send_segments<'d>(
         &self,
         batch: &mut SendBatch,
-        n: usize,
-        segment: impl FnMut(usize) -> &'d [u8],
+        segments: impl Iterator<Item = &'d [u8]>,
         size: usize,
         to: Option<SocketAddr>,
     ) -> io::Result<()> {
         match self {
-            PortSocket::Os(s) => batch.send_segments(s, n, segment, size, to),
+            PortSocket::Os(s) => batch.send_segments(s, segments, size, to),
             PortSocket::Memory(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }

@@ -114,3 +114,81 @@ fn socket_options_round_trip() {
     assert!(port.send_buffer_size().unwrap() >= 1 << 16);
     assert_eq!(port.max_packet_size().unwrap(), 65_535);
 }
+
+/// On each datagram: replies through its lent transport and through a transport it kept,
+/// alternating, then opens a second port from inside the callback and writes from its
+/// `start_protocol`.
+struct Interleaves {
+    kept: Option<gyre::udp::Transport>,
+    opened: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+}
+
+impl gyre::DatagramProtocol for Interleaves {
+    fn start_protocol(&mut self, cx: &mut gyre::Context<'_>) -> gyre::Outcome {
+        self.kept = Some(cx.transport().clone());
+        Ok(())
+    }
+
+    fn datagram_received(
+        &mut self,
+        cx: &mut gyre::Context<'_>,
+        data: &[u8],
+        from: std::net::SocketAddr,
+    ) -> gyre::Outcome {
+        let kept = self.kept.clone().expect("started");
+        for i in 0..6u8 {
+            if i % 2 == 0 {
+                cx.transport().write_to(&[data[0], i], from)?; // the lent port: the send queue
+            } else {
+                kept.write_to(&[data[0], i], from)?; // a kept transport: the outbox
+            }
+        }
+        // A port opened from inside a callback has run start_protocol when listen returns.
+        let (p, log) = Recorder::new();
+        let port = cx.reactor().listen_udp_with(loopback(), p)?;
+        let started = log.borrow().first() == Some(&Seen::Start);
+        self.opened
+            .borrow_mut()
+            .push(format!("{} started: {started}", port.get_host()?.port()));
+        Ok(())
+    }
+}
+
+#[test]
+fn writes_leave_in_the_order_made_whichever_way_they_took() {
+    let mut reactor = reactor();
+    let opened = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let server = reactor
+        .listen_udp_with(
+            loopback(),
+            Interleaves {
+                kept: None,
+                opened: opened.clone(),
+            },
+        )
+        .unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    let to = server.get_host().unwrap();
+    for round in 0..3u8 {
+        client.send_to(&[round], to).unwrap();
+    }
+    let mut got = Vec::new();
+    run_until(&mut reactor, CAP, || {
+        let mut buf = [0u8; 8];
+        while let Ok(n) = client.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        got.len() == 18
+    });
+    let expected: Vec<Vec<u8>> = (0..3u8)
+        .flat_map(|round| (0..6u8).map(move |i| vec![round, i]))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(opened.borrow().len(), 3);
+    assert!(
+        opened.borrow().iter().all(|s| s.ends_with("started: true")),
+        "{opened:?}"
+    );
+    assert_eq!(reactor.ports().len(), 4);
+}

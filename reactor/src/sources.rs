@@ -96,11 +96,7 @@ impl Source for CallsFromThreads {
             return 0;
         }
         self.queue.take(&mut self.batch);
-        let ran = self.batch.len();
-        while let Some(call) = self.batch.pop_front() {
-            core.run_guarded("a call from another thread", call);
-        }
-        ran
+        run_each(&mut self.batch, core, "a call from another thread")
     }
 }
 
@@ -120,10 +116,15 @@ impl Source for QueuedCalls {
             return 0;
         }
         self.mailbox.take_calls(&mut self.batch);
-        let ran = self.batch.len();
-        while let Some(call) = self.batch.pop_front() {
-            core.run_guarded("a queued call", call);
-        }
-        ran
+        run_each(&mut self.batch, core, "a queued call")
     }
+}
+
+/// Runs (and empties) a batch of calls taken from a queue, each guarded; returns how many.
+fn run_each<C: FnOnce(&mut Core)>(batch: &mut VecDeque<C>, core: &mut Core, what: &str) -> usize {
+    let ran = batch.len();
+    while let Some(call) = batch.pop_front() {
+        core.run_guarded(what, call);
+    }
+    ran
 }

@@ -174,7 +174,7 @@ pub(crate) fn call(
 /// is the port a read has out of the table, if any.
 #[inline]
 pub(crate) fn flush(core: &mut Core, lent: Option<&mut Port>, batches: &mut Batches) {
-    if batches.queue.is_idle() && !core.outbox.has_writes() {
+    if batches.queue.is_idle() && !core.outbox.needs_absorbing() {
         return; // nothing queued, no storage to give back: the common end of a turn
     }
     flush_queued(core, lent, batches);

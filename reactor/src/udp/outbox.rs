@@ -71,10 +71,16 @@ impl Outbox {
         queued
     }
 
-    /// Whether writes through kept transports wait here (or storage they grew is to be
-    /// given back).
+    /// Whether writes through kept transports wait here.
     #[inline]
     pub fn has_writes(&self) -> bool {
+        self.has_writes.get()
+    }
+
+    /// Whether a flush has something to do here: writes to move, or storage a burst grew to
+    /// give back.
+    #[inline]
+    pub fn needs_absorbing(&self) -> bool {
         self.has_writes.get() || self.writes_grown.get()
     }
 
@@ -82,7 +88,7 @@ impl Outbox {
     /// Each call also lets the queue here give back storage a burst made it grow.
     #[inline]
     pub fn absorb_into(&self, queue: &mut SendQueue) {
-        if self.has_writes.get() || self.writes_grown.get() {
+        if self.needs_absorbing() {
             let mut writes = self.writes.borrow_mut();
             queue.absorb(&mut writes);
             writes.relax();

@@ -33,10 +33,10 @@ const USAGE: &str = "echo_server [--port 9999] [--interface 127.0.0.1] [--quiet]
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = args::Args::parse(USAGE, &["--port", "--interface", "--seconds"], &["--quiet"]);
-    let port: u16 = args.get(USAGE, "--port", 9999);
-    let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
-    let seconds: Option<f64> = args.get_opt(USAGE, "--seconds");
+    let args = args::Args::parse(USAGE);
+    let port: u16 = args.get("--port", 9999);
+    let interface: String = args.get("--interface", "127.0.0.1".to_string());
+    let seconds: Option<f64> = args.get_opt("--seconds");
 
     let mut reactor = match Reactor::new() {
         Ok(reactor) => reactor,

@@ -80,10 +80,10 @@ impl DatagramProtocol for Helloer {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE, &["--host", "--port", "--wait"], &[]);
-    let host: IpAddr = args.get(USAGE, "--host", IpAddr::from([127, 0, 0, 1]));
-    let port: u16 = args.get(USAGE, "--port", 1234);
-    let wait: f64 = args.get(USAGE, "--wait", 5.0);
+    let args = args::Args::parse(USAGE);
+    let host: IpAddr = args.get("--host", IpAddr::from([127, 0, 0, 1]));
+    let port: u16 = args.get("--port", 1234);
+    let wait: f64 = args.get("--wait", 5.0);
 
     let mut reactor = Reactor::new().expect("create the reactor");
     let replied = Rc::new(Cell::new(false));

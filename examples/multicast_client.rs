@@ -87,16 +87,12 @@ impl DatagramProtocol for OwnEcho {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(
-        USAGE,
-        &["--group", "--port", "--interface", "--wait", "--loopback"],
-        &["--join"],
-    );
-    let group: String = args.get(USAGE, "--group", "225.0.0.250".to_string());
-    let port: u16 = args.get(USAGE, "--port", 8005);
-    let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
-    let wait: f64 = args.get(USAGE, "--wait", 3.0);
-    let loopback = match args.get(USAGE, "--loopback", "on".to_string()).as_str() {
+    let args = args::Args::parse(USAGE);
+    let group: String = args.get("--group", "225.0.0.250".to_string());
+    let port: u16 = args.get("--port", 8005);
+    let interface: String = args.get("--interface", "127.0.0.1".to_string());
+    let wait: f64 = args.get("--wait", 3.0);
+    let loopback = match args.get("--loopback", "on".to_string()).as_str() {
         "on" => true,
         "off" => false,
         other => args::fail(USAGE, &format!("--loopback {other:?}: on or off")),

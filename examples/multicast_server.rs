@@ -74,15 +74,11 @@ impl DatagramProtocol for MulticastServer {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(
-        USAGE,
-        &["--group", "--port", "--interface", "--seconds"],
-        &[],
-    );
-    let group: String = args.get(USAGE, "--group", "225.0.0.250".to_string());
-    let port: u16 = args.get(USAGE, "--port", 8005);
-    let interface: String = args.get(USAGE, "--interface", "127.0.0.1".to_string());
-    let seconds: Option<f64> = args.get_opt(USAGE, "--seconds");
+    let args = args::Args::parse(USAGE);
+    let group: String = args.get("--group", "225.0.0.250".to_string());
+    let port: u16 = args.get("--port", 8005);
+    let interface: String = args.get("--interface", "127.0.0.1".to_string());
+    let seconds: Option<f64> = args.get_opt("--seconds");
 
     let mut reactor = Reactor::new().expect("create the reactor");
     let bind = multicast::bind_address(&group);

@@ -28,7 +28,7 @@ const USAGE: &str = "resolve NAME";
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE, &[], &[]);
+    let args = args::Args::parse(USAGE);
     let [name] = args.positional.as_slice() else {
         args::fail(USAGE, "give exactly one name")
     };

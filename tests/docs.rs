@@ -51,3 +51,24 @@ fn quoted_code_is_still_in_the_sources_it_names() {
     }
     assert!(checked >= 1, "no quoted block found");
 }
+
+/// The porting guide compares the async echo client's length in both languages: the numbers
+/// it gives must be the files' line counts.
+#[test]
+fn the_porting_guide_counts_the_async_echo_clients_lines_right() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lines = |file: &str| {
+        std::fs::read_to_string(root.join(file))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let guide = std::fs::read_to_string(root.join("docs/porting-from-twisted.md")).unwrap();
+    let guide = guide.split_whitespace().collect::<Vec<_>>().join(" ");
+    let twisted = lines("tests/interop/echo_client_async.py");
+    let gyre = lines("examples/echo_client_async.rs");
+    let claim = format!(
+        "`tests/interop/echo_client_async.py` ({twisted} lines); the gyre example is {gyre} lines"
+    );
+    assert!(guide.contains(&claim), "the guide should say: {claim}");
+}

@@ -228,3 +228,75 @@ fn multicast_examples_talk_over_the_loopback_interface() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert_eq!(rest, "Server Received: b\"UniqueID\"\n");
 }
+
+// ---- echo_client_async: the port of Twisted's async echo client -----------------------------
+
+fn echo_client_async(port: u16, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = example("echo_client_async");
+    cmd.args(["--port", &port.to_string()]).args(args);
+    let out = run_bounded(cmd, Duration::from_secs(20));
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn echo_client_async_sends_every_line_to_the_echo_server_example() {
+    let (mut server, port, _stderr) = start_server(&["--port", "0", "--quiet", "--seconds", "30"]);
+    let (code, out) = echo_client_async(port, &["--count", "4"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "line 0: echoed line 0\nline 1: echoed line 1\nline 2: echoed line 2\n\
+         line 3: echoed line 3\n4 of 4 lines echoed\n"
+    );
+}
+
+#[test]
+fn echo_client_async_retries_a_line_whose_echo_never_came() {
+    // A server that ignores the first datagram and echoes the rest.
+    let server = client();
+    let port = server.local_addr().unwrap().port();
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let (n, _) = server.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"line 0");
+        for _ in 0..2 {
+            let (n, from) = server.recv_from(&mut buf).unwrap();
+            server.send_to(&buf[..n], from).unwrap();
+        }
+    });
+    let (code, out) = echo_client_async(port, &["--count", "2", "--timeout", "0.3"]);
+    echo.join().unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out,
+        "line 0: no echo (try 1 of 3)\nline 0: echoed line 0\nline 1: echoed line 1\n\
+         2 of 2 lines echoed\n"
+    );
+}
+
+#[test]
+fn echo_client_async_gives_up_on_silence_and_on_refusals_with_exit_code_1() {
+    let silent = client(); // bound, never answers
+    let port = silent.local_addr().unwrap().port();
+    let (code, out) =
+        echo_client_async(port, &["--count", "1", "--timeout", "0.1", "--tries", "2"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        "line 0: no echo (try 1 of 2)\nline 0: no echo (try 2 of 2)\n0 of 1 lines echoed\n"
+    );
+    drop(silent);
+
+    let closed = client().local_addr().unwrap().port(); // bound, then dropped: closed
+    let (code, out) = echo_client_async(
+        closed,
+        &["--count", "1", "--timeout", "0.1", "--tries", "2"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        "line 0: refused (try 1 of 2)\nline 0: refused (try 2 of 2)\n0 of 1 lines echoed\n"
+    );
+}

@@ -1,7 +1,8 @@
 //! gyre against real Twisted (tests/interop/*.py, Twisted pinned in requirements.txt), each
 //! case both ways: echo (every size, IPv4 and IPv6), connected UDP with refusals, the howto's
-//! multicast exchange on the loopback interface, and a LoopingCall stream with every datagram
-//! accounted for.
+//! multicast exchange on the loopback interface, a LoopingCall stream with every datagram
+//! accounted for, and the async echo client (`task.react`, `DeferredQueue`, `addTimeout`,
+//! `deferLater`) printing the same lines in both languages.
 //!
 //! The first test to need Twisted installs it into `target/interop-venv` (`python3 -m venv` and
 //! `pip install -r`). Under CI (`CI` set) a missing Python or Twisted fails the test; elsewhere
@@ -355,6 +356,52 @@ fn gyre_helloer_against_twisted_echo_and_a_closed_port() {
         String::from_utf8(out.stdout).unwrap(),
         format!("now we can only send to host 127.0.0.1 port {closed}\nNo one listening\n")
     );
+}
+
+// ---- the async echo client (task.react, DeferredQueue, addTimeout, deferLater) ---------------
+
+const ASYNC_ECHOED: &str =
+    "line 0: echoed line 0\nline 1: echoed line 1\nline 2: echoed line 2\n3 of 3 lines echoed\n";
+/// One line, two quick tries: to a closed port, each refused.
+const REFUSED: &[&str] = &["--count", "1", "--timeout", "0.1", "--tries", "2"];
+const ASYNC_REFUSED: &str =
+    "line 0: refused (try 1 of 2)\nline 0: refused (try 2 of 2)\n0 of 1 lines echoed\n";
+
+#[test]
+fn twisted_async_echo_client_to_gyre_echo_server_and_a_closed_port() {
+    let Some(py) = python() else { return };
+    let (server, port) = gyre_server("echo_server", &["--port", "0", "--quiet"]);
+    let client = Script::start(py, "echo_client_async.py", &["--port", &port.to_string()]);
+    let (code, out) = client.finish(Duration::from_secs(30));
+    stop(server);
+    assert_eq!((code, out.as_str()), (Some(0), ASYNC_ECHOED));
+
+    let closed = closed_port().to_string();
+    let args = [["--port", closed.as_str()].as_slice(), REFUSED].concat();
+    let (code, out) =
+        Script::start(py, "echo_client_async.py", &args).finish(Duration::from_secs(30));
+    assert_eq!((code, out.as_str()), (Some(1), ASYNC_REFUSED));
+}
+
+#[test]
+fn gyre_async_echo_client_to_twisted_echo_server_and_a_closed_port() {
+    let Some(py) = python() else { return };
+    let mut server = Script::start(py, "echo_server.py", &[]);
+    let port = server.ready_port();
+    let mut client = example("echo_client_async");
+    client.args(["--port", &port.to_string()]);
+    let out = common::run_bounded(client, Duration::from_secs(30));
+    drop(server.stderr());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), ASYNC_ECHOED);
+
+    let closed = closed_port().to_string();
+    let args = [["--port", closed.as_str()].as_slice(), REFUSED].concat();
+    let mut client = example("echo_client_async");
+    client.args(args);
+    let out = common::run_bounded(client, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), ASYNC_REFUSED);
 }
 
 // ---- multicast ------------------------------------------------------------------------------

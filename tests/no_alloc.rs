@@ -1,6 +1,6 @@
 //! No allocation per datagram in the steady state: 100,000 datagrams through an echo port,
-//! counted by a global allocator, after a warm-up. (One test in this file: the counter is
-//! process-wide.)
+//! counted by a global allocator, after a warm-up; and none per poll of a running task, nor
+//! per wake on the loop's thread. (One test in this file: the counter is process-wide.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::UdpSocket;
@@ -69,8 +69,52 @@ fn pump(reactor: &mut Reactor, client: &UdpSocket, to: std::net::SocketAddr, cou
     }
 }
 
+/// Yields `n` times: each time it wakes itself (on the loop's thread) and waits for the next
+/// poll.
+struct YieldTimes(u32);
+
+impl std::future::Future for YieldTimes {
+    type Output = Result<(), Failure>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Failure>> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Runs a task that is woken and polled 100,000 times; the allocations counted from its
+/// 1,000th poll on.
+fn task_polls_allocate_nothing(reactor: &mut Reactor) {
+    let task = reactor.ensure_deferred(YieldTimes(101_000));
+    for _ in 0..1_000 {
+        reactor.iterate(Duration::ZERO).unwrap(); // warm-up: the ready queue grows to its size
+    }
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for _ in 0..100_000 {
+        reactor.iterate(Duration::ZERO).unwrap();
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::SeqCst),
+        0,
+        "allocations while polling a task 100,000 times"
+    );
+    while !task.is_called() {
+        reactor.iterate(Duration::ZERO).unwrap();
+    }
+    assert!(task.take_result().unwrap().is_ok());
+}
+
 #[test]
-fn an_echo_port_allocates_nothing_per_datagram() {
+fn nothing_allocates_per_datagram_nor_per_poll_of_a_running_task() {
     let mut reactor = Reactor::new().unwrap();
     reactor.install_signal_handlers(false);
     let port = reactor
@@ -89,4 +133,5 @@ fn an_echo_port_allocates_nothing_per_datagram() {
         allocations, 0,
         "allocations while echoing 100,000 datagrams"
     );
+    task_polls_allocate_nothing(&mut reactor);
 }

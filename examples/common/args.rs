@@ -1,4 +1,5 @@
-//! A tiny flag parser shared by the examples: `--name value` pairs and bare `--switch`es.
+//! A tiny flag parser shared by the examples: `--name value` pairs and bare `--switch`es, both
+//! read off the example's usage line (`[--port 9999]` takes a value, `[--quiet]` does not).
 #![allow(dead_code)] // each example uses part of it
 
 use std::collections::HashMap;
@@ -6,16 +7,28 @@ use std::str::FromStr;
 
 /// Flags given on the command line, checked against the ones an example knows.
 pub struct Args {
+    usage: &'static str,
     values: HashMap<String, String>,
     switches: Vec<String>,
     pub positional: Vec<String>,
 }
 
 impl Args {
-    /// Parses `std::env::args()`; `valued` lists flags that take a value, `switches` those
-    /// that do not. Prints `usage` and exits with code 2 on anything else.
-    pub fn parse(usage: &str, valued: &[&str], switches: &[&str]) -> Args {
+    /// Parses `std::env::args()` against the flags `usage` shows. Prints `usage` and exits
+    /// with code 2 on anything else.
+    pub fn parse(usage: &'static str) -> Args {
+        let (mut valued, mut switches) = (Vec::new(), Vec::new());
+        for word in usage
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("[--"))
+        {
+            match word.strip_suffix(']') {
+                Some(switch) => switches.push(format!("--{switch}")),
+                None => valued.push(format!("--{word}")),
+            }
+        }
         let mut args = Args {
+            usage,
             values: HashMap::new(),
             switches: Vec::new(),
             positional: Vec::new(),
@@ -25,12 +38,12 @@ impl Args {
             if arg == "-h" || arg == "--help" {
                 println!("usage: {usage}");
                 std::process::exit(0);
-            } else if valued.contains(&arg.as_str()) {
+            } else if valued.contains(&arg) {
                 let Some(value) = it.next() else {
                     fail(usage, &format!("{arg} needs a value"))
                 };
                 args.values.insert(arg, value);
-            } else if switches.contains(&arg.as_str()) {
+            } else if switches.contains(&arg) {
                 args.switches.push(arg);
             } else if arg.starts_with("--") {
                 fail(usage, &format!("unknown flag {arg}"));
@@ -42,7 +55,7 @@ impl Args {
     }
 
     /// The value of `flag` parsed as `T`, or `default`; a bad value exits with code 2.
-    pub fn get<T: FromStr>(&self, usage: &str, flag: &str, default: T) -> T
+    pub fn get<T: FromStr>(&self, flag: &str, default: T) -> T
     where
         T::Err: std::fmt::Display,
     {
@@ -50,19 +63,19 @@ impl Args {
             None => default,
             Some(v) => v
                 .parse()
-                .unwrap_or_else(|e| fail(usage, &format!("{flag} {v:?}: {e}"))),
+                .unwrap_or_else(|e| fail(self.usage, &format!("{flag} {v:?}: {e}"))),
         }
     }
 
     /// The value of `flag` parsed as `T`, if given; a bad value exits with code 2.
-    pub fn get_opt<T: FromStr>(&self, usage: &str, flag: &str) -> Option<T>
+    pub fn get_opt<T: FromStr>(&self, flag: &str) -> Option<T>
     where
         T::Err: std::fmt::Display,
     {
         let v = self.values.get(flag)?;
         Some(
             v.parse()
-                .unwrap_or_else(|e| fail(usage, &format!("{flag} {v:?}: {e}"))),
+                .unwrap_or_else(|e| fail(self.usage, &format!("{flag} {v:?}: {e}"))),
         )
     }
 

@@ -1,6 +1,8 @@
 //! Ready-made protocols built only on gyre's public API.
 //!
 //! * [`Echo`]: the UDP howto's first listing, sends every datagram back to its sender.
+//! * [`Inbox`]: a port's datagrams for async code, `inbox.recv().await`, through a bounded
+//!   [`DeferredQueue`](gyre_reactor::defer::DeferredQueue) that counts what it drops.
 //! * [`bytes_repr`]: prints a datagram the way Python prints `bytes` (`b"hi\n"`), so the
 //!   examples print what their Twisted originals print.
 
@@ -10,6 +12,10 @@ use std::net::SocketAddr;
 use gyre_reactor::{Context, DatagramProtocol, Outcome};
 
 pub use gyre_reactor::prelude;
+
+mod inbox;
+
+pub use inbox::{Datagram, Inbox, InboxProtocol};
 
 /// Echoes every datagram back to where it came from (the howto's `Echo`). Unless `quiet`, it
 /// prints `received b"…" from host:port` for each one, as the Twisted listing does.

@@ -375,6 +375,36 @@ impl Core {
         self.resolve_timeout = timeout;
     }
 
+    /// Runs `future` on the reactor's own executor and returns a Deferred of its output
+    /// (Twisted's `Deferred.fromCoroutine` / `ensureDeferred`). The future runs at once up to
+    /// its first wait, then whenever it is woken, on the loop's thread; it may await
+    /// Deferreds (`d.await?`). Cancelling the returned Deferred cancels the Deferred the
+    /// future awaits and drops the future. A panic in it fails the Deferred with a
+    /// [`PanicError`](crate::error::PanicError), logged and counted like a callback's.
+    ///
+    /// ```
+    /// use gyre_reactor::Reactor;
+    /// use gyre_reactor::defer::{Deferred, Failure};
+    ///
+    /// let mut reactor = Reactor::new().unwrap();
+    /// let ready = Deferred::<u32>::new();
+    /// let wait = ready.clone();
+    /// let sum = reactor.ensure_deferred(async move {
+    ///     let n = wait.await?; // waits for `ready` to fire
+    ///     Ok::<u32, Failure>(n + 1)
+    /// });
+    /// assert!(!sum.is_called());
+    /// ready.callback(41).unwrap(); // wakes the task ...
+    /// reactor.iterate(std::time::Duration::ZERO).unwrap(); // ... which runs on the next turn
+    /// assert_eq!(sum.take_result().unwrap().unwrap(), 42);
+    /// ```
+    pub fn ensure_deferred<T: 'static>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, Failure>> + 'static,
+    ) -> Deferred<T> {
+        self.mailbox.executor.spawn(future)
+    }
+
     /// A handle for code on this thread that cannot be handed the core: Deferred callbacks,
     /// `LoopingCall` functions (Twisted's global `reactor`, kept).
     pub fn handle(&self) -> Handle {
@@ -407,7 +437,9 @@ impl Core {
             calls_run: c.calls_run,
             ports_open: self.ports.len() as u64,
             ports: c.closed_ports.plus(self.ports.totals()),
-            callback_failures: c.callback_failures + timers.panicked(),
+            callback_failures: c.callback_failures
+                + timers.panicked()
+                + self.mailbox.executor.panicked(),
         }
     }
 
@@ -443,6 +475,13 @@ impl Core {
                     .close()
                     .into_iter()
                     .map(|c| Box::new(c) as _),
+            );
+            leftovers.extend(
+                self.mailbox
+                    .executor
+                    .close()
+                    .into_iter()
+                    .map(|t| Box::new(t) as _),
             );
             leftovers.extend(self.triggers.drain().into_iter().map(|t| Box::new(t) as _));
             leftovers.extend(self.replies.drain());

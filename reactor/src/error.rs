@@ -360,3 +360,81 @@ impl fmt::Display for MulticastJoinError {
 
 /// The cause is part of the message, so `source()` is empty (no cause is printed twice).
 impl Error for MulticastJoinError {}
+
+/// [`DeferredQueue::put`](crate::defer::DeferredQueue::put) on a queue that already holds its
+/// `size` items, with no getter waiting (Twisted's `QueueOverflow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueOverflow;
+
+impl fmt::Display for QueueOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the queue is full")
+    }
+}
+
+impl Error for QueueOverflow {}
+
+/// [`DeferredQueue::get`](crate::defer::DeferredQueue::get) on an empty queue that already has
+/// its `backlog` of getters waiting (Twisted's `QueueUnderflow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueUnderflow;
+
+impl fmt::Display for QueueUnderflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("too many getters are already waiting on the queue")
+    }
+}
+
+impl Error for QueueUnderflow {}
+
+/// Misuse of a [`DeferredLock`](crate::defer::DeferredLock) or a
+/// [`DeferredSemaphore`](crate::defer::DeferredSemaphore) (Twisted asserts, or raises
+/// `ValueError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockError {
+    /// `release` on a lock that is not locked.
+    NotLocked,
+    /// `release` on a semaphore whose tokens are all free: more releases than acquires.
+    TooManyReleases,
+    /// A semaphore with no token at all: every acquire would wait forever.
+    ZeroTokens,
+}
+
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LockError::NotLocked => "released a lock that is not locked",
+            LockError::TooManyReleases => "released a semaphore more times than it was acquired",
+            LockError::ZeroTokens => "a semaphore needs at least one token",
+        })
+    }
+}
+
+impl Error for LockError {}
+
+/// The peer's host answered with ICMP "port unreachable": no one listens there (Twisted's
+/// `ConnectionRefusedError`). Connected protocols hear of it through
+/// [`connection_refused`](crate::DatagramProtocol::connection_refused); async code receiving
+/// through an inbox gets it as the failure of its next receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionRefusedError;
+
+impl fmt::Display for ConnectionRefusedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection refused: no one listens at the peer's address")
+    }
+}
+
+impl Error for ConnectionRefusedError {}
+
+/// A receive waited on a port that stopped listening, and nothing it received is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortClosedError;
+
+impl fmt::Display for PortClosedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the port stopped listening")
+    }
+}
+
+impl Error for PortClosedError {}

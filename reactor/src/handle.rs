@@ -5,11 +5,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::core::{self, Core};
+use crate::defer::{Deferred, Failure};
 use crate::error::ReactorError;
 use crate::lifecycle::ReactorState;
 use crate::mailbox::Mailbox;
+use crate::protocol::DatagramProtocol;
 use crate::remote::RemoteHandle;
 use crate::time::{DelayedCall, Timers};
+use crate::udp::{ListenOptions, Transport};
 
 /// The reactor, kept: for code on the reactor's thread that runs where no [`Core`] is
 /// handed in (a Deferred callback, a `LoopingCall` function, a `Drop`).
@@ -87,6 +90,71 @@ impl Handle {
     /// The reactor clock's current time.
     pub fn now(&self) -> Instant {
         self.mailbox.timers.now()
+    }
+
+    /// Runs `future` on the reactor's executor (Twisted's `ensureDeferred`), as
+    /// [`Core::ensure_deferred`] does.
+    pub fn ensure_deferred<T: 'static>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, Failure>> + 'static,
+    ) -> Deferred<T> {
+        self.mailbox.executor.spawn(future)
+    }
+
+    /// Runs `f` with the reactor's core on the loop's next "queued calls" step and returns a
+    /// Deferred of what it returns: how async code (which is handed no core) opens a port or
+    /// resolves a name, `handle.with_reactor(|r| r.listen_udp(0, proto)).await`.
+    pub fn with_reactor<R: 'static>(
+        &self,
+        f: impl FnOnce(&mut Core) -> R + 'static,
+    ) -> Deferred<R> {
+        let result = Deferred::new();
+        let fire = result.clone();
+        self.call_soon(move |r| {
+            let _ = fire.callback(f(r));
+        });
+        result
+    }
+
+    /// Opens a UDP port from code that holds no core (async code, a Deferred callback): the
+    /// port opens on the loop's next "queued calls" step as [`Core::listen_udp_with`] opens
+    /// it, and the Deferred fires with its transport or fails with the
+    /// [`ListenError`](crate::error::ListenError).
+    ///
+    /// ```
+    /// use gyre_reactor::task::react;
+    /// use gyre_reactor::udp::ListenOptions;
+    /// use gyre_reactor::{Context, DatagramProtocol, Outcome};
+    /// use std::net::SocketAddr;
+    ///
+    /// struct Quiet;
+    /// impl DatagramProtocol for Quiet {
+    ///     fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let code = react(|reactor| {
+    ///     let reactor = reactor.handle();
+    ///     async move {
+    ///         let port = reactor.listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Quiet).await?;
+    ///         assert!(port.get_host()?.ip().is_loopback());
+    ///         port.stop_listening().await
+    ///     }
+    /// });
+    /// assert_eq!(code, std::process::ExitCode::SUCCESS);
+    /// ```
+    pub fn listen_udp_with(
+        &self,
+        options: ListenOptions,
+        protocol: impl DatagramProtocol,
+    ) -> Deferred<Transport> {
+        let opened = Deferred::new();
+        let fire = opened.clone();
+        self.call_soon(move |r| {
+            let _ = fire.fire(r.listen_udp_with(options, protocol).map_err(Failure::from));
+        });
+        opened
     }
 
     /// A handle for other threads.

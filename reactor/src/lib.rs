@@ -101,6 +101,7 @@ mod resolve;
 mod sources;
 mod stats;
 mod sys;
+pub mod task;
 pub mod testing;
 pub mod time;
 pub mod udp;

@@ -1,6 +1,8 @@
 //! [`Mailbox`]: what a [`Handle`](crate::Handle) reaches: the reactor's lifecycle state, its
 //! queue of calls, and its timers.
 //!
+//! It also holds the reactor's executor, so a handle can spawn tasks.
+//!
 //! The reactor owns its [`Core`] and lends it by `&mut` to every callback it runs. Code that
 //! cannot be handed the core (a Deferred callback, a `LoopingCall` function, a `Drop`) holds
 //! a `Handle` instead, which can ask for a stop, read the state, schedule calls, and queue a
@@ -10,11 +12,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::core::Core;
 use crate::lifecycle::ReactorState;
-use crate::remote::RemoteQueue;
+use crate::remote::{RemoteHandle, RemoteQueue};
+use crate::task::Executor;
 use crate::time::Timers;
 
 /// A call queued for the loop's "queued calls" step; it gets the reactor's core.
@@ -30,6 +34,7 @@ pub(crate) struct Mailbox {
     closed: Cell<bool>,
     pub timers: Timers,
     pub remote: Arc<RemoteQueue>,
+    pub executor: Rc<Executor>,
 }
 
 impl Mailbox {
@@ -40,6 +45,7 @@ impl Mailbox {
             has_calls: Cell::new(false),
             shutdown_ready: Cell::new(false),
             closed: Cell::new(false),
+            executor: Executor::new(RemoteHandle::new(remote.clone())),
             timers,
             remote,
         }

@@ -17,7 +17,7 @@ use crate::error::ReactorError;
 use crate::lifecycle::{Phase, ReactorState, SystemEvent};
 use crate::mailbox::Mailbox;
 use crate::remote::RemoteQueue;
-use crate::sources::{CallsFromThreads, Due, DueTimers, QueuedCalls, Source};
+use crate::sources::{CallsFromThreads, Due, DueTimers, QueuedCalls, Source, Tasks};
 use crate::sys::{RecvBatch, SendBatch};
 use crate::time::{Clock, SystemClock, Timers};
 use crate::udp::port::PortId;
@@ -90,6 +90,10 @@ impl Reactor {
                 mailbox: core.mailbox.clone(),
                 batch: VecDeque::new(),
             }),
+            Box::new(Tasks {
+                executor: core.mailbox.executor.clone(),
+                batch: VecDeque::new(),
+            }),
         ];
         Ok(Reactor {
             core,
@@ -150,7 +154,7 @@ impl Reactor {
         self.poll(timeout)?; // 2. wait for readiness
         self.core.outbox.set_in_turn(true); //   (writes now queue, and leave in batches)
         self.read_ports(); // 3. read ready ports, hand datagrams to protocols
-        self.run_sources(); // 4. timers due, calls from threads, queued calls
+        self.run_sources(); // 4. timers due, calls from threads, queued calls, tasks
         self.flush_writes(); // 5. send what was written since the last batch
         self.deliver_refusals(); // 6. ICMP refusals seen by writes → connection_refused
         self.apply_lifecycle(); // 7. close stopped ports; shutdown steps
@@ -236,7 +240,8 @@ impl Reactor {
     }
 
     /// Runs every source with work waiting or coming due: timers due, then calls from other
-    /// threads, then `call_soon` calls (each runs what was waiting when it began).
+    /// threads, then `call_soon` calls, then woken tasks (each runs what was waiting when it
+    /// began).
     fn run_sources(&mut self) {
         for source in &mut self.sources {
             if source.due() != Due::IDLE {

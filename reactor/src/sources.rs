@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::core::Core;
 use crate::mailbox::{Call, Mailbox};
 use crate::remote::{RemoteCall, RemoteQueue};
+use crate::task::{Executor, TaskId};
 use crate::time::Timers;
 
 /// When a source next has work: [`Due::NOW`], after a wait, or [`Due::IDLE`] (nothing until
@@ -117,6 +118,36 @@ impl Source for QueuedCalls {
         }
         self.mailbox.take_calls(&mut self.batch);
         run_each(&mut self.batch, core, "a queued call")
+    }
+}
+
+/// Task polls one "tasks" step may start before the loop goes back to I/O: tasks that keep
+/// waking each other are served in rounds of this size, and I/O in between.
+const TASK_BUDGET: usize = 256;
+
+/// Tasks of the reactor's executor that were woken.
+pub(crate) struct Tasks {
+    pub executor: Rc<Executor>,
+    pub batch: VecDeque<TaskId>,
+}
+
+impl Source for Tasks {
+    fn due(&self) -> Due {
+        Due::now_if(self.executor.has_ready())
+    }
+
+    /// Polls the woken tasks in the order they were woken, round after round (a task woken
+    /// during a round waits for the next), until none is woken or the budget is spent.
+    fn run(&mut self, _core: &mut Core) -> usize {
+        let mut ran = 0;
+        while ran < TASK_BUDGET && self.executor.has_ready() {
+            self.executor.take_ready(&mut self.batch);
+            ran += self.batch.len();
+            while let Some(id) = self.batch.pop_front() {
+                self.executor.poll_task(id);
+            }
+        }
+        ran
     }
 }
 

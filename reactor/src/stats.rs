@@ -100,7 +100,7 @@ pub struct ReactorStats {
     /// Totals over all ports, open and closed.
     pub ports: PortStats,
     /// Callbacks that failed or panicked, each logged: protocol callbacks, delayed calls,
-    /// queued calls, triggers, and a protocol's `Drop`.
+    /// queued calls, triggers, a protocol's `Drop`, and tasks (futures) that panicked.
     pub callback_failures: u64,
 }
 

@@ -435,6 +435,11 @@ impl<T: 'static> Deferred<T> {
         self
     }
 
+    /// This Deferred as a chain of any type (for cancelling it without knowing `T`).
+    pub(crate) fn as_chain(&self) -> Rc<dyn Chain> {
+        self.core.clone()
+    }
+
     /// A weak handle for closures that must not keep this Deferred alive (timeouts, cancellers).
     pub(crate) fn downgrade(&self) -> WeakDeferred<T> {
         WeakDeferred(Rc::downgrade(&self.core))

@@ -28,15 +28,24 @@
 
 mod deferred;
 mod failure;
+mod future;
 mod list;
+mod lock;
+mod queue;
 mod timeout;
 
 #[cfg(test)]
-mod tests;
+mod sync_tests;
+#[cfg(test)]
+pub(crate) mod tests;
 
+pub(crate) use deferred::Chain;
 pub use deferred::{Deferred, IntoStep, Step};
 pub use failure::Failure;
+pub use future::DeferredFuture;
 pub use list::{DeferredList, ListOutcome, deferred_list, gather_results, race};
+pub use lock::{DeferredLock, DeferredSemaphore};
+pub use queue::DeferredQueue;
 
 pub(crate) use failure::panic_message;
 

@@ -42,7 +42,8 @@ fn note_err(
     }
 }
 
-fn value<T: 'static>(d: &Deferred<T>) -> T {
+/// The value `d` fired with (a test fails on anything else).
+pub(crate) fn value<T: 'static>(d: &Deferred<T>) -> T {
     match d.take_result() {
         Some(Ok(v)) => v,
         Some(Err(f)) => panic!("expected a value, got failure {f:#}"),
@@ -50,7 +51,8 @@ fn value<T: 'static>(d: &Deferred<T>) -> T {
     }
 }
 
-fn failure<T: 'static>(d: &Deferred<T>) -> Failure {
+/// The failure `d` fired with (a test fails on anything else).
+pub(crate) fn failure<T: 'static>(d: &Deferred<T>) -> Failure {
     match d.take_result() {
         Some(Err(f)) => f,
         Some(Ok(_)) => panic!("expected a failure, got a value"),

@@ -41,3 +41,19 @@ pub fn defer_later<T: 'static, R: IntoStep<T>>(
     })));
     tick.then(move |()| f())
 }
+
+/// A Deferred that fires with `()` after `delay` (Twisted's `deferLater(clock, delay)` without a
+/// function): `sleep(timers, d).await` in async code. Cancelling it cancels the timer.
+///
+/// ```
+/// use gyre_reactor::time::{sleep, Timers};
+/// use std::time::Duration;
+///
+/// let (timers, _clock) = Timers::manual();
+/// let nap = sleep(&timers, Duration::from_secs(3));
+/// timers.advance(Duration::from_secs(3)).unwrap();
+/// assert!(nap.take_result().unwrap().is_ok());
+/// ```
+pub fn sleep(timers: &Timers, delay: Duration) -> Deferred<()> {
+    defer_later(timers, delay, || Ok::<(), crate::defer::Failure>(()))
+}

@@ -19,7 +19,7 @@ mod timers;
 mod tests;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use later::defer_later;
+pub use later::{defer_later, sleep};
 pub use looping::LoopingCall;
 pub use queue::{TimerId, TimerQueue};
 pub use timers::{DelayedCall, Timers};

@@ -260,3 +260,64 @@ fn panics_in_calls_triggers_and_callbacks_are_logged_counted_and_survived() {
     // datagram_received, stop_protocol.
     assert_eq!(reactor.stats().callback_failures, 6);
 }
+
+/// A future that completes at its `n`th poll (never if `n` is 0), and panics when dropped.
+struct FuturePanicsOnDrop(u32);
+
+impl std::future::Future for FuturePanicsOnDrop {
+    type Output = Result<(), Failure>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.0 = self.0.saturating_sub(1);
+        if self.0 == 0 {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for FuturePanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a future panics in drop");
+    }
+}
+
+#[test]
+fn futures_panicking_in_drop_when_done_cancelled_or_left_behind_are_survived_and_counted() {
+    let ((), lines, _) = capture_logs(|| {
+        let mut reactor = reactor();
+        // Done at its first poll, and dropped within it, as `.await` drops what it awaited:
+        // the task panicked.
+        let done = reactor.ensure_deferred(FuturePanicsOnDrop(1));
+        let failure = done.take_result().unwrap().unwrap_err();
+        assert!(failure.check::<PanicError>(), "{failure}");
+        let cancelled = reactor.ensure_deferred(FuturePanicsOnDrop(100));
+        cancelled.cancel();
+        assert!(cancelled.take_result().unwrap().is_err());
+        let _left = reactor.ensure_deferred(FuturePanicsOnDrop(1_000_000));
+        reactor.iterate(Duration::ZERO).unwrap(); // the loop goes on
+        let after = reactor.ensure_deferred(async { Ok::<u8, Failure>(7) });
+        assert_eq!(after.take_result().unwrap().unwrap(), 7);
+        assert_eq!(reactor.stats().callback_failures, 2);
+        drop(reactor); // the third is dropped with the reactor, and logged
+    });
+    let panics: Vec<_> = lines
+        .iter()
+        .filter(|l| l.message.contains("a future panics in drop"))
+        .map(|l| l.message.as_str())
+        .collect();
+    assert_eq!(
+        panics,
+        [
+            "a task panicked: a future panics in drop",
+            "dropping a cancelled task's future panicked: a future panics in drop",
+            "dropping a call, timer, task or trigger left when the reactor was dropped panicked: \
+             a future panics in drop",
+        ],
+        "{lines:?}"
+    );
+}

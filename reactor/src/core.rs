@@ -489,7 +489,10 @@ impl Core {
                 break;
             }
             for leftover in leftovers {
-                guard::drop_guarded(leftover, "a call pending when the reactor was dropped");
+                guard::drop_guarded(
+                    leftover,
+                    "a call, timer, task or trigger left when the reactor was dropped",
+                );
             }
         }
     }

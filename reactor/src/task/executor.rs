@@ -185,7 +185,7 @@ impl Executor {
             return;
         }
         let task = self.tasks.borrow_mut().remove(id.key);
-        guard::drop_guarded(future, "a task's future");
+        self.drop_future(future, "a task's future");
         if let Polled::Panicked(message) = outcome {
             self.panicked.set(self.panicked.get() + 1);
             log::error!(target: "gyre::task", "a task panicked: {message}");
@@ -218,7 +218,14 @@ impl Executor {
         }
         if let Some(future) = future {
             self.tasks.borrow_mut().remove(id.key);
-            guard::drop_guarded(future, "a cancelled task's future");
+            self.drop_future(future, "a cancelled task's future");
+        }
+    }
+
+    /// Drops a future whose `Drop` may panic: caught, logged, counted like a poll's panic.
+    fn drop_future(&self, future: BoxedTask, what: &str) {
+        if guard::drop_guarded(future, what) {
+            self.panicked.set(self.panicked.get() + 1);
         }
     }
 

@@ -367,3 +367,18 @@ fn tasks_take_turns_on_a_lock_and_a_semaphore_and_share_a_queue() {
     assert!(!lock.locked());
     assert_eq!(tokens.tokens(), 2);
 }
+
+#[test]
+fn a_waker_outliving_its_reactor_wakes_nothing_on_any_thread() {
+    let (mut reactor, _) = manual();
+    let shot = Oneshot::default();
+    let s = shot.clone();
+    let _pending = reactor.ensure_deferred(async move { Ok::<u32, Failure>(s.await) });
+    turn(&mut reactor);
+    let waker = shot.0.lock().unwrap().1.take().expect("the task waits");
+    drop(reactor);
+    waker.wake_by_ref(); // on the loop's thread: the executor is gone
+    std::thread::spawn(move || waker.wake()) // elsewhere: the reactor's queue is closed
+        .join()
+        .unwrap(); // neither panics
+}

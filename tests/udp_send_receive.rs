@@ -59,6 +59,36 @@ fn ipv6_send_and_receive_on_the_loopback() {
 }
 
 #[test]
+fn ipv6_zones_by_interface_name_work_for_the_interface_and_the_destination() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::new();
+    let receiver = match reactor.listen_udp_with(ListenOptions::new(0).interface("::1%lo"), rx) {
+        Ok(port) => port,
+        Err(e) => {
+            eprintln!("SKIP: IPv6 loopback unavailable here: {e}");
+            return;
+        }
+    };
+    let port = receiver.get_host().unwrap().port();
+    let (tx, _) = Recorder::new();
+    let sender = reactor
+        .listen_udp_with(ListenOptions::new(0).interface("::1"), tx)
+        .unwrap();
+    sender.write_to(b"by name", ("::1%lo", port)).unwrap();
+    sender
+        .write_to(b"by text", format!("[::1%lo]:{port}"))
+        .unwrap();
+    run_until(&mut reactor, CAP, || datagrams(&log).len() == 2);
+    let got: Vec<Vec<u8>> = datagrams(&log).into_iter().map(|(d, _)| d).collect();
+    assert_eq!(got, [b"by name".to_vec(), b"by text".to_vec()]);
+    let e = sender.write_to(b"x", ("::1%no-such-if", port)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid address \"::1%no-such-if\": no network interface has the name after %"
+    );
+}
+
+#[test]
 fn a_dual_stack_port_receives_ipv4_as_mapped_addresses_and_answers_them() {
     let mut reactor = reactor();
     let (rx, log) = Recorder::echoing();

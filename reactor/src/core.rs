@@ -36,7 +36,7 @@ use crate::time::{DelayedCall, Timers};
 use crate::udp::outbox::Outbox;
 use crate::udp::port::{Port, PortId};
 use crate::udp::socket::PortSocket;
-use crate::udp::{ListenOptions, Transport, parse_interface};
+use crate::udp::{ListenOptions, Transport, parse_interface, scoped};
 
 /// The reactor as callbacks see it (Twisted's global `reactor`): open and list ports,
 /// schedule calls, resolve names, stop.
@@ -139,7 +139,7 @@ impl Core {
     ) -> Result<Transport, ListenError> {
         self.check_can_listen()?;
         let ip = parse_interface(&options.interface).map_err(ListenError::InvalidAddress)?;
-        let address = SocketAddr::new(ip, options.port);
+        let address = scoped(ip, options.port);
         let cannot = |source| ListenError::CannotListen { address, source };
         let socket = sys::bind_udp(address, &options.setup).map_err(cannot)?;
         let local = socket.local_addr().map_err(cannot)?;

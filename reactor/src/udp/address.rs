@@ -3,13 +3,16 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::error::InvalidAddress;
+use crate::sys;
 
 const HOSTNAME: &str =
     "only IP addresses are accepted here, not hostnames: resolve the name first with resolve()";
 
 /// Anything that names one UDP destination: a `SocketAddr`, `(ip, port)`, `("127.0.0.1",
 /// 9999)`, or `"127.0.0.1:9999"` / `"[::1]:9999"`. Strings must be IP literals (Twisted's
-/// rule since 2013); `"<broadcast>"` means `255.255.255.255`, as in Twisted.
+/// rule since 2013); `"<broadcast>"` means `255.255.255.255`, as in Twisted. An IPv6 literal
+/// may name its zone by interface name or index, `("fe80::1%lo", 9999)` or
+/// `"[fe80::1%2]:9999"`: the scope id of the address.
 pub trait ToDatagramAddr {
     /// The address, or why it is not one.
     fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress>;
@@ -53,7 +56,7 @@ impl ToDatagramAddr for (Ipv6Addr, u16) {
 
 impl ToDatagramAddr for (&str, u16) {
     fn to_datagram_addr(&self) -> Result<SocketAddr, InvalidAddress> {
-        Ok(SocketAddr::new(parse_host(self.0)?, self.1))
+        Ok(scoped(parse_host(self.0)?, self.1))
     }
 }
 
@@ -70,6 +73,10 @@ impl ToDatagramAddr for &str {
         }
         let reason = match self.rsplit_once(':') {
             Some((host, port)) if port.parse::<u16>().is_ok() => {
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host);
                 return (host, port.parse().expect("checked")).to_datagram_addr();
             }
             _ => "expected IP:PORT (IPv6 as [IP]:PORT)",
@@ -93,19 +100,46 @@ impl<T: ToDatagramAddr + ?Sized> ToDatagramAddr for &T {
     }
 }
 
-/// An IP literal (or `"<broadcast>"`); a hostname is an error that says to resolve it.
-fn parse_host(host: &str) -> Result<IpAddr, InvalidAddress> {
+/// An IP literal (or `"<broadcast>"`), with its IPv6 zone if it names one; a hostname is an
+/// error that says to resolve it.
+fn parse_host(host: &str) -> Result<(IpAddr, u32), InvalidAddress> {
     if host == "<broadcast>" {
-        return Ok(Ipv4Addr::BROADCAST.into());
+        return Ok((Ipv4Addr::BROADCAST.into(), 0));
     }
-    host.parse::<IpAddr>().map_err(|_| InvalidAddress {
+    parse_scoped(host).map_err(|reason| InvalidAddress {
         address: host.to_string(),
-        reason: if looks_like_hostname(host) {
+        reason: reason.unwrap_or(if looks_like_hostname(host) {
             HOSTNAME
         } else {
             "not an IPv4 or IPv6 address"
-        },
+        }),
     })
+}
+
+/// `ip` or `ipv6%zone` (an interface name or index) as an address and a scope id; `Err(None)`
+/// if it is no IP literal, `Err(Some(why))` if the zone is wrong.
+fn parse_scoped(text: &str) -> Result<(IpAddr, u32), Option<&'static str>> {
+    let Some((ip, zone)) = text.split_once('%') else {
+        return text.parse().map(|ip| (ip, 0)).map_err(|_| None);
+    };
+    let ip: Ipv6Addr = ip
+        .parse()
+        .map_err(|_| Some("only an IPv6 address has a zone (%interface)"))?;
+    let scope = match zone.parse::<u32>() {
+        Ok(index) => index,
+        Err(_) if zone.is_empty() => return Err(Some("the zone after % is empty")),
+        Err(_) => sys::interface_index(zone)
+            .map_err(|_| Some("no network interface has the name after %"))?,
+    };
+    Ok((ip.into(), scope))
+}
+
+/// The socket address of `ip` and `port` in zone `scope` (IPv6; ignored for IPv4).
+pub(crate) fn scoped((ip, scope): (IpAddr, u32), port: u16) -> SocketAddr {
+    match ip {
+        IpAddr::V4(v4) => SocketAddr::new(v4.into(), port),
+        IpAddr::V6(v6) => SocketAddrV6::new(v6, port, 0, scope).into(),
+    }
 }
 
 fn looks_like_hostname(s: &str) -> bool {
@@ -115,18 +149,19 @@ fn looks_like_hostname(s: &str) -> bool {
 }
 
 /// The address to bind for an interface string: `""` is `0.0.0.0` (Twisted's default), an IP
-/// literal is itself, anything else is an error before any socket exists.
-pub(crate) fn parse_interface(interface: &str) -> Result<IpAddr, InvalidAddress> {
+/// literal is itself (an IPv6 one with its zone, `fe80::1%lo`), anything else is an error
+/// before any socket exists.
+pub(crate) fn parse_interface(interface: &str) -> Result<(IpAddr, u32), InvalidAddress> {
     if interface.is_empty() {
-        return Ok(Ipv4Addr::UNSPECIFIED.into());
+        return Ok((Ipv4Addr::UNSPECIFIED.into(), 0));
     }
-    interface.parse::<IpAddr>().map_err(|_| InvalidAddress {
+    parse_scoped(interface).map_err(|reason| InvalidAddress {
         address: interface.to_string(),
-        reason: if looks_like_hostname(interface) {
+        reason: reason.unwrap_or(if looks_like_hostname(interface) {
             "the interface must be an IPv4 or IPv6 address, not a hostname"
         } else {
             "not an IPv4 or IPv6 address"
-        },
+        }),
     })
 }
 
@@ -183,11 +218,39 @@ mod tests {
                 .reason
                 .contains("hostname")
         );
-        assert_eq!(parse_interface("").unwrap(), IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(parse_interface("").unwrap(), ([0, 0, 0, 0].into(), 0));
         assert_eq!(
             parse_interface("::").unwrap(),
-            IpAddr::from(Ipv6Addr::UNSPECIFIED)
+            (Ipv6Addr::UNSPECIFIED.into(), 0)
         );
+    }
+
+    #[test]
+    fn an_ipv6_zone_is_a_scope_id_by_index_or_interface_name() {
+        let lo = sys::interface_index("lo").expect("a loopback interface named lo");
+        let at = |scope| SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 9, 0, scope));
+        assert_eq!(("fe80::1%lo", 9).to_datagram_addr().unwrap(), at(lo));
+        assert_eq!(("fe80::1%7", 9).to_datagram_addr().unwrap(), at(7));
+        assert_eq!("[fe80::1%lo]:9".to_datagram_addr().unwrap(), at(lo));
+        assert_eq!("[fe80::1%7]:9".to_datagram_addr().unwrap(), at(7));
+        assert_eq!(
+            "[::1]:9".to_datagram_addr().unwrap(),
+            "[::1]:9".parse().unwrap()
+        );
+        assert_eq!(
+            parse_interface("fe80::1%lo").unwrap(),
+            ("fe80::1".parse().unwrap(), lo)
+        );
+        let reason = |text: &str| (text, 9).to_datagram_addr().unwrap_err().reason;
+        assert_eq!(
+            reason("fe80::1%no-such-interface-here"),
+            "no network interface has the name after %"
+        );
+        assert_eq!(
+            reason("127.0.0.1%lo"),
+            "only an IPv6 address has a zone (%interface)"
+        );
+        assert_eq!(reason("fe80::1%"), "the zone after % is empty");
     }
 
     #[test]

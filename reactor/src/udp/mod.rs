@@ -15,7 +15,7 @@ pub(crate) mod socket;
 mod transport;
 
 pub use address::ToDatagramAddr;
-pub(crate) use address::parse_interface;
+pub(crate) use address::{parse_interface, scoped};
 pub use multicast::MulticastInterface;
 pub use options::{ListenOptions, MAX_DATAGRAM};
 pub use send_queue::{SEND_QUEUE_BYTES, SEND_QUEUE_DATAGRAMS};

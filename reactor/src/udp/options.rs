@@ -38,7 +38,8 @@ impl ListenOptions {
         self.port
     }
 
-    /// The address to bind: an IPv4 or IPv6 literal (`"::"` for every IPv6 interface); `""`
+    /// The address to bind: an IPv4 or IPv6 literal (`"::"` for every IPv6 interface; a
+    /// link-local one with its zone, by name or index: `"fe80::1%eth0"`, `"fe80::1%2"`); `""`
     /// (the default) is `0.0.0.0`. A hostname is refused with `InvalidAddress`.
     pub fn interface(mut self, interface: &str) -> Self {
         self.interface = interface.to_string();

@@ -122,7 +122,10 @@ fn echo_server_echoes_prints_and_stops_cleanly_on_sigterm() {
         stderr.contains("Received SIGTERM, shutting down."),
         "{stderr}"
     );
-    assert!(stderr.contains("closed)"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(UDP Port {port} Closed)")),
+        "{stderr}"
+    );
     assert!(stderr.contains("reactor stopped"), "{stderr}");
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use gyre::error::ReactorError;
 use gyre::prelude::*;
+use gyre::testing::capture_logs;
 use gyre::{Phase, ReactorState, SystemEvent};
 
 #[test]
@@ -286,4 +287,29 @@ fn no_port_opens_once_shutdown_has_closed_the_ports() {
     assert!(matches!(err, ListenError::ReactorStopped), "{err}");
     assert!(log.borrow().is_empty()); // start_protocol never ran
     assert!(reactor.ports().is_empty());
+}
+
+/// Twisted's `test_str`, `test_repr`, `test_logPrefix` and its "starting on" / "Closed" log
+/// lines (`twisted/internet/test/test_udp.py`, `twisted/test/test_udp.py`).
+#[test]
+fn a_port_shows_itself_and_logs_its_start_and_close_as_twisted_words_them() {
+    let mut reactor = reactor();
+    let (port, lines, _) = capture_logs(|| reactor.listen_udp_with(loopback(), Recorder::new().0));
+    let port = port.unwrap();
+    let number = port.get_host().unwrap().port();
+    assert_eq!(port.to_string(), format!("<Recorder on {number}>"));
+    assert_eq!(port.log_prefix(), "Recorder (UDP)");
+    let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        messages.contains(&format!("Recorder starting on {number}").as_str()),
+        "{messages:?}"
+    );
+    let stopped = port.stop_listening();
+    let ((), lines, _) = capture_logs(|| run_until(&mut reactor, CAP, || stopped.is_called()));
+    let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        messages.contains(&format!("(UDP Port {number} Closed)").as_str()),
+        "{messages:?}"
+    );
+    assert_eq!(port.to_string(), "<Recorder not connected>");
 }

@@ -168,7 +168,7 @@ impl Core {
         new: NewPort,
         protocol: P,
     ) -> Result<Transport, ListenError> {
-        let name = port_name(&protocol, new.local);
+        let prefix = log_prefix(&protocol);
         let id = self.ports.next_id();
         new.socket
             .register(self.poll.registry(), Token(id.key))
@@ -179,7 +179,7 @@ impl Core {
         let (local, outbox) = (new.local, self.outbox.clone());
         let port = Port::new(
             id,
-            name,
+            prefix,
             new.socket,
             local,
             new.dual_stack,
@@ -188,7 +188,7 @@ impl Core {
         );
         let transport = port.transport().clone();
         self.ports.insert_lent(transport.clone());
-        log::info!(target: "gyre::udp", "{} starting on {}", port.shared().name, local.port());
+        log::info!(target: "gyre::udp", "{} starting on {}", port.shared().prefix, local.port());
         let mut entry = Entry {
             port,
             protocol: Box::new(protocol),
@@ -228,7 +228,7 @@ impl Core {
         let done = entry.port.close(self.poll.registry());
         let shared = entry.port.shared();
         self.counters.closed_ports = self.counters.closed_ports.plus(shared.stats());
-        log::info!(target: "gyre::udp", "({} closed)", shared.name);
+        log::info!(target: "gyre::udp", "(UDP Port {} Closed)", shared.local.port());
         let name = shared.name.to_string();
         if guard::drop_guarded(entry, &name) {
             self.counters.callback_failures += 1;
@@ -516,18 +516,17 @@ impl Core {
     }
 }
 
-/// `"<protocol prefix> (UDP <address>)"`; a panicking `log_prefix` falls back to the type's
-/// name (and is logged), never failing the listen.
-fn port_name<P: DatagramProtocol>(protocol: &P, local: SocketAddr) -> String {
-    let prefix = match guard::catch(|| protocol.log_prefix().to_string()) {
+/// The protocol's `log_prefix`; a panicking one falls back to the type's name (and is
+/// logged), never failing the listen.
+fn log_prefix<P: DatagramProtocol>(protocol: &P) -> String {
+    match guard::catch(|| protocol.log_prefix().to_string()) {
         Ok(prefix) => prefix,
         Err(message) => {
             log::error!(target: "gyre::udp", "log_prefix panicked: {message}");
             let name = std::any::type_name::<P>();
             name.rsplit("::").next().unwrap_or(name).to_string()
         }
-    };
-    format!("{prefix} (UDP {local})")
+    }
 }
 
 /// `call_later` for the reactor: the call is handed the core by the loop's timer step.

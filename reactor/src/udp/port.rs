@@ -58,6 +58,8 @@ pub(crate) struct PortShared {
     pub id: PortId,
     /// `"<protocol prefix> (UDP <address>)"`, for logs.
     pub name: Box<str>,
+    /// The protocol's log prefix (`"Echo"`), for Twisted's wording of logs and `str(port)`.
+    pub prefix: Box<str>,
     pub local: SocketAddr,
     pub dual_stack: bool,
     pub max_packet: usize,
@@ -271,7 +273,7 @@ impl Port {
     /// A port around a bound socket; `name` is its log prefix.
     pub fn new(
         id: PortId,
-        name: String,
+        prefix: String,
         socket: PortSocket,
         local: SocketAddr,
         dual_stack: bool,
@@ -282,7 +284,8 @@ impl Port {
         let socket = Rc::new(socket);
         let shared = PortShared {
             id,
-            name: name.into_boxed_str(),
+            name: format!("{prefix} (UDP {local})").into_boxed_str(),
+            prefix: prefix.into_boxed_str(),
             local,
             dual_stack,
             max_packet,

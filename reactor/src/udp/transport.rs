@@ -70,6 +70,11 @@ impl Transport {
         &self.shared
     }
 
+    /// The port's log prefix, `"<protocol's log prefix> (UDP)"` (Twisted's `logPrefix()`).
+    pub fn log_prefix(&self) -> String {
+        format!("{} (UDP)", self.shared.prefix)
+    }
+
     /// Sends one datagram to `to` (Twisted's `write(data, addr)`). On a connected port `to`
     /// must be the peer.
     pub fn write_to(&self, data: &[u8], to: impl ToDatagramAddr) -> Result<(), WriteError> {
@@ -196,6 +201,37 @@ impl Transport {
     ) -> Result<R, WriteError> {
         let v6 = self.shared.local.is_ipv6();
         self.with_socket(|s| s.os().and_then(|os| f(os, v6)))
+    }
+}
+
+/// Twisted's `str(port)`: `<Echo on 9999>` while the port listens, `<Echo not connected>`
+/// once it has closed (Twisted names the protocol's class; gyre its log prefix).
+///
+/// ```
+/// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+/// use gyre_reactor::udp::ListenOptions;
+/// use std::net::SocketAddr;
+///
+/// struct Echo;
+/// impl DatagramProtocol for Echo {
+///     fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+///         Ok(())
+///     }
+/// }
+///
+/// let mut reactor = Reactor::new().unwrap();
+/// let port = reactor.listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Echo).unwrap();
+/// let number = port.get_host().unwrap().port();
+/// assert_eq!(port.to_string(), format!("<Echo on {number}>"));
+/// assert_eq!(port.log_prefix(), "Echo (UDP)");
+/// ```
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.shared;
+        match shared.socket() {
+            Ok(_) => write!(f, "<{} on {}>", shared.prefix, shared.local.port()),
+            Err(_) => write!(f, "<{} not connected>", shared.prefix),
+        }
     }
 }
 

@@ -222,3 +222,65 @@ fn writes_leave_in_the_order_made_whichever_way_they_took() {
     );
     assert_eq!(reactor.ports().len(), 4);
 }
+
+/// Replies to each datagram with `re: ` and the datagram, in two parts.
+struct SequenceReply;
+
+impl gyre::DatagramProtocol for SequenceReply {
+    fn datagram_received(
+        &mut self,
+        cx: &mut gyre::Context<'_>,
+        data: &[u8],
+        from: std::net::SocketAddr,
+    ) -> gyre::Outcome {
+        cx.transport().write_sequence_to(&[b"re: ", data], from)?;
+        Ok(())
+    }
+}
+
+/// Twisted's `writeSequence`: the parts leave as one datagram on every path (sent at once,
+/// queued by a kept transport during a turn, queued by the protocol's own lent transport).
+#[test]
+fn a_sequence_of_parts_leaves_as_one_datagram_on_every_write_path() {
+    let mut reactor = reactor();
+    let (rx, log) = Recorder::new();
+    let receiver = reactor.listen_udp_with(loopback(), rx).unwrap();
+    let to = receiver.get_host().unwrap();
+    let replier = reactor.listen_udp_with(loopback(), SequenceReply).unwrap();
+    let (tx, _) = Recorder::new();
+    let sender = reactor.listen_udp_with(loopback(), tx).unwrap();
+
+    sender
+        .write_sequence_to(&[b"now: ", b"a", b"b"], to)
+        .unwrap(); // outside a turn: sendmsg
+    let many: Vec<[u8; 1]> = (0..40u8).map(|i| [b'0' + i % 10]).collect();
+    let parts: Vec<&[u8]> = many.iter().map(|p| &p[..]).collect();
+    sender.write_sequence_to(&parts, to).unwrap(); // more parts than fit on the stack
+    sender.write_sequence_to(&[], to).unwrap(); // no part: an empty datagram
+    let kept = sender.clone();
+    reactor.call_soon(move |_| {
+        kept.write_sequence_to(&[b"queued: ", b"c"], to).unwrap(); // during a turn: queued
+    });
+    let (asker, asked) = Recorder::new();
+    let asker = reactor.listen_udp_with(loopback(), asker).unwrap();
+    asker.connect(replier.get_host().unwrap()).unwrap();
+    asker.write_sequence(&[b"to ", b"replier"]).unwrap(); // connected: sendmsg, no address
+    run_until(&mut reactor, CAP, || {
+        datagrams(&log).len() == 4 && datagrams(&asked).len() == 1
+    });
+    let got: Vec<Vec<u8>> = datagrams(&log).into_iter().map(|(d, _)| d).collect();
+    let forty: Vec<u8> = (0..40u8).map(|i| b'0' + i % 10).collect();
+    assert_eq!(
+        got,
+        [b"now: ab".to_vec(), forty, vec![], b"queued: c".to_vec(),]
+    );
+    // The reply was queued by the replier's lent transport while delivering.
+    assert_eq!(datagrams(&asked)[0].0, b"re: to replier");
+    let e = sender
+        .write_sequence_to(&[&[0u8; 65_000], &[0u8; 1_000]], to)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "message too long: a 66000-byte datagram does not fit"
+    );
+}

@@ -167,6 +167,32 @@ pub(crate) fn gso_refused_by_device(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::EIO)
 }
 
+/// Sends `parts` as one datagram, gathered by the kernel (`sendmsg` with one iovec per part),
+/// to `to`, or to the connected peer with `None`. Up to 16 parts need no allocation.
+pub(crate) fn send_vectored(
+    socket: &UdpSocket,
+    parts: &[&[u8]],
+    to: Option<SocketAddr>,
+) -> io::Result<usize> {
+    const ON_STACK: usize = 16;
+    let mut few = [io::IoSlice::new(&[]); ON_STACK];
+    let many: Vec<io::IoSlice<'_>>;
+    let slices = if parts.len() <= ON_STACK {
+        for (slot, part) in few.iter_mut().zip(parts) {
+            *slot = io::IoSlice::new(part);
+        }
+        &few[..parts.len()]
+    } else {
+        many = parts.iter().map(|p| io::IoSlice::new(p)).collect();
+        &many[..]
+    };
+    let sock = SockRef::from(socket);
+    match to {
+        Some(to) => sock.send_to_vectored(slices, &to.into()),
+        None => sock.send_vectored(slices),
+    }
+}
+
 /// The error the kernel gives for a datagram that is too long (`EMSGSIZE`).
 pub(crate) fn message_too_long() -> io::Error {
     io::Error::from_raw_os_error(libc::EMSGSIZE)

@@ -71,6 +71,19 @@ impl Outbox {
         queued
     }
 
+    /// [`queue_write`](Self::queue_write) for a datagram in parts (`len` bytes in all).
+    pub fn queue_write_parts(
+        &self,
+        port: PortId,
+        to: Option<SocketAddr>,
+        parts: &[&[u8]],
+        len: usize,
+    ) -> bool {
+        let queued = self.writes.borrow_mut().push_parts(port, to, parts, len);
+        self.has_writes.set(true);
+        queued
+    }
+
     /// Whether writes through kept transports wait here.
     #[inline]
     pub fn has_writes(&self) -> bool {

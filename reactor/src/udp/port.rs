@@ -210,12 +210,32 @@ impl PortShared {
     /// refusal (connected ports) is noted for `connection_refused`, a datagram too long is the
     /// caller's error, anything else is returned.
     pub fn send_now(&self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {
+        self.send_now_by(data.len(), |socket| match to {
+            Some(to) => socket.send_to(data, to),
+            None => socket.send(data),
+        })
+    }
+
+    /// [`send_now`](Self::send_now) for a datagram in parts, gathered by the kernel.
+    pub fn send_parts_now(
+        &self,
+        parts: &[&[u8]],
+        to: Option<SocketAddr>,
+    ) -> Result<(), WriteError> {
+        let len = parts.iter().map(|p| p.len()).sum();
+        self.send_now_by(len, |socket| socket.send_parts(parts, to))
+    }
+
+    /// Sends one datagram of `len` bytes with `send`, retrying on EINTR; counts it, or
+    /// classifies the error as the write paths do.
+    fn send_now_by(
+        &self,
+        len: usize,
+        send: impl Fn(&PortSocket) -> io::Result<usize>,
+    ) -> Result<(), WriteError> {
         let socket = self.socket()?;
         loop {
-            let sent = match to {
-                Some(to) => socket.send_to(data, to),
-                None => socket.send(data),
-            };
+            let sent = send(&socket);
             let error = match sent {
                 Ok(n) => {
                     self.counters.datagrams_out.add(1);
@@ -232,7 +252,7 @@ impl PortShared {
                     return Ok(());
                 }
                 sys::SendError::TooLong => {
-                    return Err(WriteError::MessageLength { size: data.len() });
+                    return Err(WriteError::MessageLength { size: len });
                 }
                 sys::SendError::Refused if self.peer.get().is_some() => {
                     // The ICMP error answers an earlier datagram; this one was not sent. The

@@ -106,6 +106,31 @@ impl SendQueue {
         true
     }
 
+    /// Queues one datagram made of `parts` (`len` bytes in all), copied one after the other
+    /// into the arena; false if the queue is full.
+    pub fn push_parts(
+        &mut self,
+        port: PortId,
+        to: Option<SocketAddr>,
+        parts: &[&[u8]],
+        len: usize,
+    ) -> bool {
+        if self.segments.len() >= SEND_QUEUE_DATAGRAMS || self.arena.len() + len > SEND_QUEUE_BYTES
+        {
+            return false;
+        }
+        let at = self.arena.len() as u32;
+        for part in parts {
+            self.arena.extend_from_slice(part);
+        }
+        self.extend_runs(port, to, len as u32);
+        self.segments.push(Segment {
+            at,
+            len: len as u32,
+        });
+        true
+    }
+
     /// Counts a new datagram into the last run if it fits there, else starts a run.
     #[inline]
     fn extend_runs(&mut self, port: PortId, to: Option<SocketAddr>, len: u32) {

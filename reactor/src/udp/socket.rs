@@ -93,6 +93,21 @@ impl PortSocket {
         }
     }
 
+    /// Sends `parts` as one datagram (to the peer with `None`), without joining them first
+    /// on an OS socket.
+    pub fn send_parts(&self, parts: &[&[u8]], to: Option<SocketAddr>) -> io::Result<usize> {
+        match self {
+            PortSocket::Os(s) => sys::send_vectored(s, parts, to),
+            PortSocket::Memory(_) => {
+                let joined = parts.concat(); // the in-memory wire stores whole datagrams anyway
+                match to {
+                    Some(to) => self.send_to(&joined, to),
+                    None => self.send(&joined),
+                }
+            }
+        }
+    }
+
     pub fn connect(&self, to: SocketAddr) -> io::Result<()> {
         match self {
             PortSocket::Os(s) => s.connect(to),

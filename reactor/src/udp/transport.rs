@@ -88,6 +88,62 @@ impl Transport {
         self.send(data, to)
     }
 
+    /// Sends one datagram made of `parts`, in order, to `to` (Twisted's
+    /// `writeSequence(seq, addr)`): the parts are gathered by the kernel (`sendmsg` with one
+    /// iovec each), or copied one after the other into the send queue during a loop turn;
+    /// never joined into a buffer of their own first.
+    ///
+    /// ```
+    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use gyre_reactor::udp::ListenOptions;
+    /// use std::net::SocketAddr;
+    ///
+    /// struct Quiet;
+    /// impl DatagramProtocol for Quiet {
+    ///     fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut reactor = Reactor::new().unwrap();
+    /// let port = reactor.listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Quiet).unwrap();
+    /// let header = [0u8, 1];
+    /// port.write_sequence_to(&[&header, b"body"], port.get_host().unwrap()).unwrap();
+    /// ```
+    pub fn write_sequence_to(
+        &self,
+        parts: &[&[u8]],
+        to: impl ToDatagramAddr,
+    ) -> Result<(), WriteError> {
+        let to = self.shared.destination(to.to_datagram_addr()?)?;
+        self.send_parts(parts, to)
+    }
+
+    /// Sends one datagram made of `parts` to the connected peer (Twisted's
+    /// `writeSequence(seq)` after `connect`).
+    pub fn write_sequence(&self, parts: &[&[u8]]) -> Result<(), WriteError> {
+        let to = self.shared.connected_destination()?;
+        self.send_parts(parts, to)
+    }
+
+    /// [`send`](Self::send) for a datagram in parts.
+    pub(crate) fn send_parts(
+        &self,
+        parts: &[&[u8]],
+        to: Option<SocketAddr>,
+    ) -> Result<(), WriteError> {
+        let shared = &*self.shared;
+        let len = parts.iter().map(|p| p.len()).sum();
+        shared.check_size(len, to)?;
+        if !shared.outbox.in_turn() {
+            return shared.send_parts_now(parts, to);
+        }
+        if !shared.outbox.queue_write_parts(shared.id, to, parts, len) {
+            shared.counters.send_drops.add(1); // the send queue is full
+        }
+        Ok(())
+    }
+
     /// Queues the write during a loop turn, sends it now outside one.
     pub(crate) fn send(&self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {
         let shared = &*self.shared;
@@ -309,6 +365,41 @@ impl<'a> TransportMut<'a> {
     pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         let to = self.port.shared().connected_destination()?;
         self.send(data, to)
+    }
+
+    /// Sends one datagram made of `parts` to `to` (Twisted's `writeSequence(seq, addr)`), as
+    /// [`Transport::write_sequence_to`] does.
+    pub fn write_sequence_to(
+        &mut self,
+        parts: &[&[u8]],
+        to: impl ToDatagramAddr,
+    ) -> Result<(), WriteError> {
+        let to = self.port.shared().destination(to.to_datagram_addr()?)?;
+        self.send_parts(parts, to)
+    }
+
+    /// Sends one datagram made of `parts` to the connected peer (Twisted's
+    /// `writeSequence(seq)` after `connect`).
+    pub fn write_sequence(&mut self, parts: &[&[u8]]) -> Result<(), WriteError> {
+        let to = self.port.shared().connected_destination()?;
+        self.send_parts(parts, to)
+    }
+
+    fn send_parts(&mut self, parts: &[&[u8]], to: Option<SocketAddr>) -> Result<(), WriteError> {
+        let shared = self.port.shared();
+        let Some(queue) = self.queue.as_deref_mut() else {
+            return self.port.transport().send_parts(parts, to);
+        };
+        let len = parts.iter().map(|p| p.len()).sum();
+        shared.check_size(len, to)?;
+        if !shared.outbox.in_turn() {
+            return shared.send_parts_now(parts, to);
+        }
+        shared.outbox.absorb_into(queue); // earlier writes through kept transports first
+        if !queue.push_parts(shared.id, to, parts, len) {
+            shared.counters.send_drops.add(1); // the send queue is full
+        }
+        Ok(())
     }
 
     fn send(&mut self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {

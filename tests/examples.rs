@@ -303,3 +303,62 @@ fn echo_client_async_gives_up_on_silence_and_on_refusals_with_exit_code_1() {
         "line 0: refused (try 1 of 2)\nline 0: refused (try 2 of 2)\n0 of 1 lines echoed\n"
     );
 }
+
+// ---- embed_poll: the reactor inside a plain poll(2) loop -------------------------------------
+
+#[test]
+fn embed_poll_echoes_each_line_while_input_is_still_open_then_exits_at_its_end() {
+    use std::io::Write;
+    let (mut server, port, _stderr) = start_server(&["--port", "0", "--quiet", "--seconds", "30"]);
+    let mut client = example("embed_poll")
+        .args(["--port", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = client.stdin.take().unwrap();
+    let mut output = BufReader::new(client.stdout.take().unwrap());
+    for line in ["one", "two words", ""] {
+        // Each echo comes back while the input is still open: the poll loop serves both.
+        writeln!(input, "{line}").unwrap();
+        let mut echoed = String::new();
+        output.read_line(&mut echoed).unwrap();
+        assert_eq!(echoed, format!("echo: {line}\n"));
+    }
+    input.write_all(b"last, no newline").unwrap(); // never a whole line: never sent
+    drop(input); // end of input
+    let status = wait_bounded(&mut client, Duration::from_secs(10));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut output, &mut rest).unwrap();
+    assert_eq!(rest, "");
+}
+
+#[test]
+fn embed_poll_exits_1_when_no_one_echoes() {
+    let closed = client().local_addr().unwrap().port(); // bound, then dropped: closed
+    let mut cmd = example("embed_poll");
+    cmd.args(["--port", &closed.to_string(), "--wait", "0.2"])
+        .stdin(Stdio::piped());
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        writeln!(input, "anyone?").unwrap();
+    }
+    let status = wait_bounded(&mut child, Duration::from_secs(10));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "no echo server there\n1 echo(es) never came\n"
+    );
+}

@@ -124,7 +124,17 @@ fn every_call_from_a_thread_that_returned_ok_runs_even_while_the_reactor_stops()
             }
             panic!("the reactor never closed its entrance");
         });
-        reactor.call_later(Duration::from_millis(2), |r| r.stop().unwrap());
+        // Stop 2 ms after the first call ran, so the stop always races a busy thread (a
+        // fixed delay can pass before a slow machine has even started the thread).
+        fn stop_once_busy(r: &mut gyre::Core, ran: Arc<AtomicU64>) {
+            if ran.load(Ordering::Relaxed) > 0 {
+                r.call_later(Duration::from_millis(2), |r| r.stop().unwrap());
+            } else {
+                r.call_later(Duration::from_millis(1), move |r| stop_once_busy(r, ran));
+            }
+        }
+        let watched = ran.clone();
+        reactor.call_when_running(move |r| stop_once_busy(r, watched));
         reactor.run().unwrap();
         let accepted = worker.join().unwrap();
         assert!(accepted > 0);

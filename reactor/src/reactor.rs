@@ -126,16 +126,54 @@ impl Reactor {
     /// Runs the loop until the reactor is stopped (and shut down) or crashed (Twisted's
     /// `run`). Startup triggers fire first; `call_when_running` calls run once it is running.
     pub fn run(&mut self) -> Result<(), ReactorError> {
+        self.start_running()?;
+        while self.core.state().is_looping() {
+            self.run_once(None)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the reactor without running its loop (Twisted's `startRunning`), for a program
+    /// whose own loop drives it: startup triggers fire, the state becomes `Running`, signal
+    /// handlers are installed if asked for, and `call_when_running` calls run on the first
+    /// turn. Then wait until the reactor's file descriptor is readable or
+    /// [`timeout`](Reactor::timeout) has passed, call [`iterate`](Reactor::iterate) with
+    /// `Duration::ZERO`, and repeat while [`running`](Core::running) (or until the state is
+    /// `Stopped`, to let shutdown finish).
+    ///
+    /// ```
+    /// use gyre_reactor::{Reactor, ReactorState};
+    /// use std::time::Duration;
+    ///
+    /// let mut reactor = Reactor::new().unwrap();
+    /// reactor.install_signal_handlers(false);
+    /// reactor.call_later(Duration::from_millis(1), |r| { let _ = r.stop(); });
+    /// reactor.start_running().unwrap();
+    /// while reactor.state() != ReactorState::Stopped {
+    ///     // A foreign loop would wait here on the reactor's fd (`AsFd`) for `timeout()`.
+    ///     std::thread::sleep(reactor.timeout().unwrap_or(Duration::from_millis(10)));
+    ///     reactor.iterate(Duration::ZERO).unwrap();
+    /// }
+    /// ```
+    pub fn start_running(&mut self) -> Result<(), ReactorError> {
         match self.core.state() {
             ReactorState::Idle => {}
             ReactorState::Stopped => return Err(ReactorError::NotRestartable),
             _ => return Err(ReactorError::AlreadyRunning),
         }
         self.start_up();
-        while self.core.state().is_looping() {
-            self.run_once(None)?;
-        }
         Ok(())
+    }
+
+    /// How long the loop may wait for I/O before its next turn has work regardless: zero when
+    /// work is waiting, the time to the next timer, or `None` (no limit). A foreign loop waits
+    /// at most this long on the reactor's file descriptor (libuv's `uv_backend_timeout`). A
+    /// timer cancelled since the last turn may still count until a turn passes its time.
+    pub fn timeout(&self) -> Option<Duration> {
+        if !self.core.timers().is_empty() {
+            self.core.now(); // time may have passed outside the loop: read the clock afresh
+        }
+        self.poll_timeout(None)
     }
 
     /// One turn of the loop, waiting at most `max_wait` for I/O (Twisted's `iterate`). Works
@@ -394,5 +432,16 @@ impl Drop for Reactor {
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reactor").field("core", &self.core).finish()
+    }
+}
+
+/// The reactor's poll file descriptor (epoll or kqueue): readable when a port, a call from
+/// another thread or a signal has something for the loop. With
+/// [`timeout`](Reactor::timeout) and [`iterate`](Reactor::iterate), it lets another event loop
+/// drive this one (see [`start_running`](Reactor::start_running) and
+/// `examples/embed_poll.rs`).
+impl std::os::fd::AsFd for Reactor {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        crate::sys::poll_fd(&self.core.poll)
     }
 }

@@ -167,6 +167,12 @@ pub(crate) fn gso_refused_by_device(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::EIO)
 }
 
+/// The poll's file descriptor, borrowed for as long as the poll.
+pub(crate) fn poll_fd(poll: &mio::Poll) -> std::os::fd::BorrowedFd<'_> {
+    // SAFETY: the descriptor belongs to `poll`, which stays open for the borrow's lifetime.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(poll.as_raw_fd()) }
+}
+
 /// Sends `parts` as one datagram, gathered by the kernel (`sendmsg` with one iovec per part),
 /// to `to`, or to the connected peer with `None`. Up to 16 parts need no allocation.
 pub(crate) fn send_vectored(

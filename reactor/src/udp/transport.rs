@@ -18,6 +18,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::{Deref, Range};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 
 use super::address::ToDatagramAddr;
@@ -239,6 +240,43 @@ impl Transport {
             true => Ok(&self.shared),
             false => Err(WriteError::PortClosed),
         }
+    }
+
+    /// The number of the port's socket descriptor, while the port is open (Twisted's
+    /// `fileno()`): for logs, or to hand to code that only looks. The number is the
+    /// reactor's: it is closed (and may be reused) when the port stops, so use
+    /// [`with_handle`](Transport::with_handle) for anything that acts on the socket.
+    pub fn fileno(&self) -> Result<RawFd, WriteError> {
+        self.with_handle(|fd| fd.as_raw_fd())
+    }
+
+    /// Runs `f` with the port's socket descriptor borrowed (Twisted's `getHandle()`), for
+    /// socket options gyre does not wrap. The socket stays open for the call, whatever `f`
+    /// does; an in-memory port has none (`WriteError::Io`, `Unsupported`).
+    ///
+    /// ```
+    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use gyre_reactor::udp::ListenOptions;
+    /// use std::net::SocketAddr;
+    ///
+    /// struct Quiet;
+    /// impl DatagramProtocol for Quiet {
+    ///     fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut reactor = Reactor::new().unwrap();
+    /// let port = reactor.listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Quiet).unwrap();
+    /// // std can read the socket's address through the borrowed descriptor.
+    /// let same = port.with_handle(|fd| {
+    ///     let socket = std::net::UdpSocket::from(fd.try_clone_to_owned().unwrap());
+    ///     socket.local_addr().unwrap()
+    /// });
+    /// assert_eq!(same.unwrap(), port.get_host().unwrap());
+    /// ```
+    pub fn with_handle<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Result<R, WriteError> {
+        self.with_socket(|s| s.os().map(|os| f(os.as_fd())))
     }
 
     /// Runs `f` on the port's socket, while the port is open.

@@ -14,6 +14,7 @@
 use std::any::Any;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,7 @@ use crate::time::{DelayedCall, Timers};
 use crate::udp::outbox::Outbox;
 use crate::udp::port::{Port, PortId};
 use crate::udp::socket::PortSocket;
-use crate::udp::{ListenOptions, Transport, parse_interface, scoped};
+use crate::udp::{ListenOptions, MAX_DATAGRAM, Transport, parse_interface, scoped};
 
 /// The reactor as callbacks see it (Twisted's global `reactor`): open and list ports,
 /// schedule calls, resolve names, stop.
@@ -150,6 +151,63 @@ impl Core {
             local,
             dual_stack,
             max_packet: options.max_packet_size,
+        };
+        self.open_port(new, protocol)
+    }
+
+    /// Serves a UDP socket that is already bound (Twisted's `adoptDatagramPort`): a `std`
+    /// socket, one inherited through socket activation
+    /// ([`activation::listen_fds`](crate::activation::listen_fds)), anything `AsFd`. gyre
+    /// works on a duplicate of the descriptor, so stopping the port closes only gyre's copy:
+    /// the caller's socket stays open (and, sharing the open file, non-blocking). Not a bound
+    /// IPv4/IPv6 datagram socket: [`ListenError::CannotAdopt`].
+    ///
+    /// ```
+    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use std::net::SocketAddr;
+    ///
+    /// struct Quiet;
+    /// impl DatagramProtocol for Quiet {
+    ///     fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut reactor = Reactor::new().unwrap();
+    /// let mine = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let port = reactor.adopt_udp(&mine, Quiet).unwrap();
+    /// assert_eq!(port.get_host().unwrap(), mine.local_addr().unwrap());
+    /// ```
+    pub fn adopt_udp(
+        &mut self,
+        socket: impl AsFd,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.adopt_udp_with(socket, MAX_DATAGRAM, protocol)
+    }
+
+    /// [`adopt_udp`](Core::adopt_udp) with a maximum packet size (Twisted's `maxPacketSize`).
+    pub fn adopt_udp_with(
+        &mut self,
+        socket: impl AsFd,
+        max_packet_size: usize,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.check_can_listen()?;
+        let fd = socket.as_fd();
+        let cannot = |source| ListenError::CannotAdopt {
+            fd: fd.as_raw_fd(),
+            source,
+        };
+        let socket = sys::adopt_udp(fd).map_err(cannot)?;
+        let local = socket.local_addr().map_err(cannot)?;
+        let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
+        let new = NewPort {
+            socket: PortSocket::Os(socket),
+            address: local,
+            local,
+            dual_stack,
+            max_packet: max_packet_size.clamp(1, MAX_DATAGRAM),
         };
         self.open_port(new, protocol)
     }

@@ -226,6 +226,14 @@ pub enum ListenError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// A socket could not be adopted (Twisted's `adoptDatagramPort`): the descriptor is not
+    /// open (`EBADF`), not a datagram socket, not IPv4 or IPv6, or not bound.
+    CannotAdopt {
+        /// The descriptor given.
+        fd: i32,
+        /// What was wrong with it.
+        source: std::io::Error,
+    },
     /// The protocol's `start_protocol` failed; the port was closed again.
     StartFailed(Failure),
     /// The reactor has shut its ports down (it is stopped, or in the last steps of stopping):
@@ -239,6 +247,9 @@ impl fmt::Display for ListenError {
             ListenError::InvalidAddress(e) => write!(f, "cannot listen: {e}"),
             ListenError::CannotListen { address, source } => {
                 write!(f, "cannot listen on {address}: {source}")
+            }
+            ListenError::CannotAdopt { fd, source } => {
+                write!(f, "cannot adopt descriptor {fd}: {source}")
             }
             ListenError::StartFailed(failure) => write!(f, "start_protocol failed: {failure}"),
             ListenError::ReactorStopped => f.write_str(

@@ -63,6 +63,8 @@
 //!   [`defer_later`](time::defer_later);
 //! * [`defer`]: Twisted's [`Deferred`](defer::Deferred), typed, with
 //!   [`Failure`](defer::Failure), lists, gathering, racing, cancellation and timeouts;
+//! * [`task`]: futures on the loop: `ensure_deferred`, [`react`](task::react);
+//! * [`activation`]: sockets passed in by a service manager (systemd), to adopt;
 //! * [`testing`]: in-memory ports driven by the real loop, log capture;
 //! * [`error`]: every error type, small and printable.
 //!
@@ -84,6 +86,7 @@
 //! assert_eq!(answer.get(), 42);
 //! ```
 
+pub mod activation;
 mod context;
 mod core;
 pub mod defer;

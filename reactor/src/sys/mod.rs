@@ -167,6 +167,75 @@ pub(crate) fn gso_refused_by_device(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::EIO)
 }
 
+/// A UDP socket of gyre's own made from someone else's (Twisted's `adoptDatagramPort`): a
+/// duplicate descriptor (close-on-exec), checked to be a bound IPv4 or IPv6 datagram socket,
+/// made non-blocking (which the original shares: one open file description).
+pub(crate) fn adopt_udp(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<UdpSocket> {
+    let socket = Socket::from(fd.try_clone_to_owned()?);
+    if socket.r#type()? != Type::DGRAM {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a datagram socket",
+        ));
+    }
+    let local = socket.local_addr()?;
+    let Some(address) = local.as_socket() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "not an IPv4 or IPv6 socket (address family {})",
+                local.family()
+            ),
+        ));
+    };
+    if address.port() == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the socket is not bound",
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// Takes ownership of descriptor `fd`, inherited from the process that started this one
+/// (socket activation), marking it close-on-exec. `EBADF` if it is not open; an error too if
+/// it is not a socket.
+///
+/// The caller takes each inherited descriptor at most once (see `activation.rs`).
+pub(crate) fn inherited_fd(fd: std::os::fd::RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `fcntl(F_GETFD)` only reads the descriptor's flags; any number is allowed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut stat = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `stat` is valid for writes of one `struct stat`; `fd` is open.
+    if unsafe { libc::fstat(fd, stat.as_mut_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fstat` succeeded, so it filled `stat`.
+    let mode = unsafe { stat.assume_init() }.st_mode;
+    if mode & libc::S_IFMT != libc::S_IFSOCK {
+        // Not what a service manager passes: more likely a descriptor this process opened
+        // itself at that number, which must not get a second owner.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a socket (was it opened by this process before listen_fds?)",
+        ));
+    }
+    // SAFETY: as above, on a descriptor now known to be open.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is an open socket (checked above) that this process's parent
+    // handed it to own (LISTEN_PID names this process); `activation::listen_fds` takes each
+    // one once per process and must run before this process opens descriptors of its own
+    // (documented), so no other `OwnedFd` closes it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 /// The poll's file descriptor, borrowed for as long as the poll.
 pub(crate) fn poll_fd(poll: &mio::Poll) -> std::os::fd::BorrowedFd<'_> {
     // SAFETY: the descriptor belongs to `poll`, which stays open for the borrow's lifetime.

@@ -19,7 +19,7 @@ use crate::guard;
 use crate::ports::{Entry, WithLent};
 use crate::protocol::{DatagramProtocol, Outcome};
 use crate::sys::{BATCH, RecvBatch, SendBatch};
-use crate::udp::port::{Port, PortId, Received};
+use crate::udp::port::{Port, PortId, READ_ERRORS_BEFORE_CLOSING, Received};
 use crate::udp::send_queue::SendQueue;
 
 /// How reading a port ended.
@@ -71,7 +71,12 @@ fn drain_port(entry: &mut Entry, core: &mut Core, batches: &mut Batches, budget:
                 });
                 continue;
             }
-            Received::Empty | Received::Failed => return Drain::Drained,
+            Received::Empty => return Drain::Drained,
+            Received::Broken => {
+                log::error!(target: "gyre::udp", "{}: closing the port after {READ_ERRORS_BEFORE_CLOSING} receive errors in a row", entry.port.shared().name);
+                let _ = entry.port.transport().stop_listening();
+                return Drain::Closed;
+            }
         };
         let open = deliver(entry, core, batches, n, limit);
         flush(core, Some(&mut entry.port), batches);

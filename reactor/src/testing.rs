@@ -141,6 +141,19 @@ impl MemoryWire {
         self.mark_readable();
     }
 
+    /// Queues a receive error (Twisted's scripted `socket.error` in `test_udp_internals`): the
+    /// port's read meets it after the datagrams queued before it. `WouldBlock` ends that read
+    /// quietly, `Interrupted` is retried, anything else is logged and counted
+    /// (`read_errors`) and reading goes on, unless errors keep coming (see
+    /// [`READ_ERRORS_BEFORE_CLOSING`](crate::udp::READ_ERRORS_BEFORE_CLOSING)).
+    pub fn fail_receive(&self, error: std::io::Error) {
+        self.wire
+            .inbound
+            .borrow_mut()
+            .push_back(Arrival::Error(error));
+        self.mark_readable();
+    }
+
     /// Takes every datagram the protocol sent so far, with its destination, in order.
     pub fn sent(&self) -> Vec<(Vec<u8>, SocketAddr)> {
         std::mem::take(&mut *self.wire.outbound.borrow_mut())

@@ -18,5 +18,6 @@ pub use address::ToDatagramAddr;
 pub(crate) use address::{parse_interface, scoped};
 pub use multicast::MulticastInterface;
 pub use options::{ListenOptions, MAX_DATAGRAM};
+pub use port::READ_ERRORS_BEFORE_CLOSING;
 pub use send_queue::{SEND_QUEUE_BYTES, SEND_QUEUE_DATAGRAMS};
 pub use transport::{Transport, TransportMut};

@@ -276,9 +276,15 @@ pub(crate) enum Received {
     Refused,
     /// Nothing queued.
     Empty,
-    /// The receive failed (logged and counted).
-    Failed,
+    /// Every receive failed, [`READ_ERRORS_BEFORE_CLOSING`] times in a row (each logged and
+    /// counted): the socket is broken.
+    Broken,
 }
+
+/// Receive errors in a row after which a port is closed (its protocol gets `stop_protocol`):
+/// a socket that fails every read would otherwise keep the loop spinning. Fewer are logged,
+/// counted in `read_errors`, and reading goes on (Twisted closes the port at the first).
+pub const READ_ERRORS_BEFORE_CLOSING: u32 = 16;
 
 /// One open port, as the reactor owns it.
 pub(crate) struct Port {
@@ -343,6 +349,7 @@ impl Port {
     pub fn receive(&self, batch: &mut RecvBatch) -> Received {
         let shared = self.shared();
         let limit = shared.max_packet;
+        let mut errors = 0;
         loop {
             match self.socket.recv_batch(batch, limit + 1) {
                 Ok(n) => {
@@ -361,7 +368,12 @@ impl Port {
                 Err(e) => {
                     shared.counters.read_errors.add(1);
                     log::error!(target: "gyre::udp", "{}: receive failed: {e}", shared.name);
-                    return Received::Failed;
+                    errors += 1;
+                    if errors == READ_ERRORS_BEFORE_CLOSING {
+                        return Received::Broken;
+                    }
+                    // An ICMP error for a connected peer (host or network unreachable) is
+                    // consumed by the receive that reports it: read on.
                 }
             }
         }

@@ -22,6 +22,8 @@ pub(crate) enum Arrival {
     Datagram(Vec<u8>, SocketAddr),
     /// An ICMP "port unreachable", as the kernel would report it on a connected socket.
     Refused,
+    /// Any other receive error, scripted by a test.
+    Error(io::Error),
 }
 
 /// The two directions of an in-memory socket, shared with the test's
@@ -64,6 +66,7 @@ impl MemorySocket {
             match arrival {
                 None => return Err(io::ErrorKind::WouldBlock.into()),
                 Some(Arrival::Refused) => return Err(io::ErrorKind::ConnectionRefused.into()),
+                Some(Arrival::Error(error)) => return Err(error),
                 Some(Arrival::Datagram(data, from)) => {
                     if self.peer.get().is_some_and(|peer| peer != from) {
                         continue; // a connected socket only hears its peer

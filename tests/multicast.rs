@@ -49,6 +49,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Twisted: test_udp.py `MulticastTests.testTTL`, `MulticastTests.test_interface` and the
+/// mode half of `MulticastTests.test_loopback` (the TTL is set to 0, not 2; no `"localhost"`
+/// synonym for an interface, gyre does not resolve names). The delivery half of
+/// `test_loopback` is `multicast_netns.rs`: on `lo` the kernel sends a group datagram out
+/// through the loopback device, which brings it back whatever the loopback mode.
 #[test]
 fn ipv4_options_round_trip() {
     let mut reactor = reactor();
@@ -69,6 +74,8 @@ fn ipv4_options_round_trip() {
     assert!(port.set_outgoing_interface(1u32).is_err()); // IPv4 names interfaces by address
 }
 
+/// Twisted: test_udp.py `MulticastTestsIPv6.test_interface` and the mode half of
+/// `MulticastTestsIPv6.test_loopback` (delivery: `multicast_netns.rs`)
 #[test]
 fn ipv6_options_use_the_ipv6_socket_options() {
     let mut reactor = reactor();
@@ -80,6 +87,8 @@ fn ipv6_options_use_the_ipv6_socket_options() {
     let MulticastInterface::Index(lo) = MulticastInterface::parse("lo").unwrap() else {
         panic!()
     };
+    assert_eq!(port.outgoing_interface().unwrap(), MulticastInterface::Any); // Twisted: 0
+    assert!(port.loopback_mode().unwrap());
     port.set_ttl(1).unwrap(); // IPV6_MULTICAST_HOPS, not Twisted's IPv4 option
     assert_eq!(port.ttl().unwrap(), 1);
     port.set_outgoing_interface(lo).unwrap();
@@ -92,6 +101,9 @@ fn ipv6_options_use_the_ipv6_socket_options() {
     assert!(port.set_outgoing_interface(Ipv4Addr::LOCALHOST).is_err());
 }
 
+/// Twisted: test_udp.py `MulticastTests.test_joinLeave` and `MulticastTests.test_joinFailure`
+/// (joined on the loopback interface, not the default one, so that no membership report
+/// leaves this host)
 #[test]
 fn join_and_leave_succeed_and_fail_as_specified() {
     let mut reactor = reactor();
@@ -132,6 +144,7 @@ fn join_and_leave_succeed_and_fail_as_specified() {
     assert!(port.join_group(GROUP, "lo").take_result().unwrap().is_ok());
 }
 
+/// Twisted: test_udp.py `MulticastTests.test_multicast`
 #[test]
 fn a_datagram_sent_to_the_group_reaches_a_joined_listener() {
     let mut reactor = reactor();
@@ -152,6 +165,7 @@ fn a_datagram_sent_to_the_group_reaches_a_joined_listener() {
     );
 }
 
+/// Twisted: test_udp.py `MulticastTests.test_multiListen`
 #[test]
 fn listen_multiple_delivers_every_datagram_to_each_listener() {
     let mut reactor = reactor();
@@ -253,6 +267,8 @@ fn a_left_group_and_a_source_filter_keep_datagrams_out() {
     );
 }
 
+/// Twisted: test_udp.py `MulticastTestsIPv6.test_multicast` (group `ff12::8005` on `lo`
+/// rather than `ff03::1` on the default interface, so that nothing leaves this host)
 #[test]
 fn ipv6_multicast_on_the_loopback_interface() {
     let mut reactor = reactor();
@@ -292,4 +308,145 @@ fn ipv6_multicast_on_the_loopback_interface() {
     }
     run_until(&mut reactor, CAP, || datagrams(&log).len() == 1);
     assert_eq!(datagrams(&log)[0].0, b"six");
+}
+
+/// Twisted: test_udp.py `MulticastTests.test_wrongFamilyInterfaceJoin`
+#[test]
+fn an_ipv4_group_on_an_ipv6_interface_is_a_join_error() {
+    let mut reactor = reactor();
+    let (p, _) = Recorder::new();
+    let port = reactor.listen_multicast(0, p).unwrap();
+    let e = join_error(port.join_group(GROUP, "::1"));
+    assert_eq!((e.group.as_str(), e.interface.as_str()), (GROUP, "::1"));
+    assert_eq!(
+        e.to_string(),
+        "multicast group 225.0.0.250 on ::1: invalid address \"::1\": no network interface \
+         has this name (an IPv6 address cannot name an interface: use its index or name)"
+    );
+}
+
+/// An IPv6 port on `::` for the IPv6 multicast tests (Twisted's `MulticastTestsIPv6` setup);
+/// `None` where this host has no IPv6.
+fn ipv6_multicast_port(reactor: &mut Reactor, options: ListenOptions) -> Option<(Transport, Log)> {
+    let (p, log) = Recorder::new();
+    match reactor.listen_multicast_with(options.interface("::").dual_stack(false), p) {
+        Ok(port) => Some((port, log)),
+        Err(e) => {
+            eprintln!("SKIP: no IPv6 here: {e}");
+            None
+        }
+    }
+}
+
+/// The loopback interface's index.
+fn lo() -> u32 {
+    match MulticastInterface::parse("lo").unwrap() {
+        MulticastInterface::Index(lo) => lo,
+        other => panic!("lo is {other:?}"),
+    }
+}
+
+/// A write to an IPv6 group by `lo`; `false` (and a SKIP line) where the kernel gives `lo` no
+/// IPv6 multicast route (see `ipv6_multicast_on_the_loopback_interface`).
+fn write_to_v6_group(port: &Transport, data: &[u8], group: &str, number: u16) -> bool {
+    let to = std::net::SocketAddrV6::new(group.parse().unwrap(), number, 0, lo());
+    match port.write_to(data, to) {
+        Err(gyre::error::WriteError::Io(e)) if e.kind() == io::ErrorKind::NetworkUnreachable => {
+            eprintln!("SKIP: the kernel refuses IPv6 multicast on lo here: {e}");
+            false
+        }
+        other => {
+            other.unwrap();
+            true
+        }
+    }
+}
+
+/// Twisted: test_udp.py `MulticastTestsIPv6.test_wrongFamilyInterfaceJoin`
+#[test]
+fn an_ipv6_group_on_an_ipv4_interface_is_a_join_error() {
+    let mut reactor = reactor();
+    let Some((port, _)) = ipv6_multicast_port(&mut reactor, ListenOptions::new(0)) else {
+        return;
+    };
+    let e = join_error(port.join_group("ff03::1", "127.0.0.1"));
+    assert_eq!(
+        (e.group.as_str(), e.interface.as_str()),
+        ("ff03::1", "127.0.0.1")
+    );
+    assert_eq!(
+        e.to_string(),
+        "multicast group ff03::1 on 127.0.0.1: an IPv6 group needs an interface index or \
+         name, not an IPv4 address"
+    );
+}
+
+/// Twisted: test_udp.py `MulticastTestsIPv6.test_joinLeave` (on `lo`, not the default
+/// interface, so that no membership report leaves this host)
+#[test]
+fn an_ipv6_group_can_be_joined_and_left() {
+    let mut reactor = reactor();
+    let Some((a, _)) = ipv6_multicast_port(&mut reactor, ListenOptions::new(0)) else {
+        return;
+    };
+    let (b, _) = ipv6_multicast_port(&mut reactor, ListenOptions::new(0)).unwrap();
+    for port in [&a, &b] {
+        assert!(
+            port.join_group("ff03::1", "lo")
+                .take_result()
+                .unwrap()
+                .is_ok()
+        );
+        assert!(
+            port.leave_group("ff03::1", "lo")
+                .take_result()
+                .unwrap()
+                .is_ok()
+        );
+    }
+}
+
+/// Twisted: test_udp.py `MulticastTestsIPv6.test_joinFailure`
+#[test]
+fn joining_an_ipv6_address_that_is_not_multicast_is_a_join_error() {
+    let mut reactor = reactor();
+    let Some((port, _)) = ipv6_multicast_port(&mut reactor, ListenOptions::new(0)) else {
+        return;
+    };
+    let e = join_error(port.join_group("::1", ""));
+    assert_eq!(e.group, "::1");
+    assert_eq!(
+        e.to_string(),
+        "multicast group ::1 on any interface: not a multicast address"
+    );
+}
+
+/// Twisted: test_udp.py `MulticastTestsIPv6.test_multiListen` (group `ff12::8007` on `lo`)
+#[test]
+fn ipv6_listen_multiple_delivers_a_group_datagram_to_each_listener() {
+    let mut reactor = reactor();
+    let shared = || ListenOptions::new(0).listen_multiple(true);
+    let Some((first, first_log)) = ipv6_multicast_port(&mut reactor, shared()) else {
+        return;
+    };
+    let number = first.get_host().unwrap().port();
+    let (second, second_log) = ipv6_multicast_port(
+        &mut reactor,
+        ListenOptions::new(number).listen_multiple(true),
+    )
+    .unwrap();
+    let group = "ff12::8007";
+    for port in [&first, &second] {
+        port.join_group(group, "lo").take_result().unwrap().unwrap();
+    }
+    first.set_outgoing_interface(lo()).unwrap();
+    first.set_ttl(1).unwrap();
+    if !write_to_v6_group(&first, b"hello world", group, number) {
+        return;
+    }
+    run_until(&mut reactor, CAP, || {
+        !datagrams(&first_log).is_empty() && !datagrams(&second_log).is_empty()
+    });
+    assert_eq!(datagrams(&first_log)[0].0, b"hello world");
+    assert_eq!(datagrams(&second_log)[0].0, b"hello world");
 }

@@ -217,11 +217,15 @@ fn request_reply_across_hosts(tag: &str, group: &str, iface_a: &str, iface_b: &s
     assert!(server.status.success(), "{}", text(&server));
 }
 
+/// Twisted: test_udp.py `MulticastTests.test_loopback` (its delivery half: with loopback mode
+/// off the sender no longer hears itself; this needs a non-loopback interface, hence the
+/// namespaces)
 #[test]
 fn ipv4_multicast_between_two_namespaces() {
     request_reply_across_hosts("4", "225.0.0.250", "169.254.77.1", "169.254.77.2");
 }
 
+/// Twisted: test_udp.py `MulticastTestsIPv6.test_loopback` (its delivery half, as above)
 #[test]
 fn ipv6_multicast_between_two_namespaces() {
     request_reply_across_hosts("6", "ff15::8005", "veth0", "veth0");

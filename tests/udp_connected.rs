@@ -19,6 +19,8 @@ fn closed_port(reactor: &mut Reactor) -> SocketAddr {
     addr
 }
 
+/// Twisted: test_udp.py `UDPTests.test_sendPackets` (the server's echo is its unconnected
+/// `write(data, addr)`; gyre has no `write(data, None)`: `write` is the connected form)
 #[test]
 fn connected_send_and_receive() {
     let mut reactor = reactor();
@@ -36,9 +38,41 @@ fn connected_send_and_receive() {
         datagrams(&client_log),
         [(b"hello".to_vec(), peer), (b"again".to_vec(), peer)]
     );
-    assert_eq!(datagrams(&server_log).len(), 2);
+    let from = client.get_host().unwrap();
+    assert_eq!(
+        datagrams(&server_log),
+        [(b"hello".to_vec(), from), (b"again".to_vec(), from)]
+    );
 }
 
+/// Twisted: internet/test/test_udp.py `test_connectedWriteToIPv6Interface` (listenUDP)
+#[test]
+fn connected_send_over_ipv6_on_the_loopback() {
+    let mut reactor = reactor();
+    let options = gyre::udp::ListenOptions::new(0).interface("::1");
+    let (server, log) = Recorder::new();
+    let server = match reactor.listen_udp_with(options.clone(), server) {
+        Ok(port) => port,
+        Err(e) => {
+            eprintln!("SKIP: IPv6 loopback unavailable here: {e}");
+            return;
+        }
+    };
+    let (client, _) = Recorder::new();
+    let client = reactor.listen_udp_with(options, client).unwrap();
+    let to = server.get_host().unwrap();
+    client.connect(("::1", to.port())).unwrap();
+    assert_eq!(client.peer(), Some(to));
+    client.write(b"spam").unwrap();
+    run_until(&mut reactor, CAP, || datagrams(&log).len() == 1);
+    assert_eq!(
+        datagrams(&log),
+        [(b"spam".to_vec(), client.get_host().unwrap())]
+    );
+}
+
+/// Twisted: test_udp.py `UDPTests.test_badConnect` and internet/test/test_udp.py
+/// `test_connectingToHostnameRaisesInvalidAddressError` (listenUDP)
 #[test]
 fn connect_rules() {
     let mut reactor = reactor();
@@ -67,6 +101,8 @@ fn connect_rules() {
     ));
 }
 
+/// Twisted: test_udp.py `UDPTests.test_connectionRefused` (the peer is a port just closed, not
+/// port 80; the port stays open where Twisted's epoll reactor closes it)
 #[test]
 fn a_closed_peer_is_reported_as_connection_refused_and_the_port_keeps_working() {
     let mut reactor = reactor();

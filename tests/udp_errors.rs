@@ -11,12 +11,31 @@ use gyre::prelude::*;
 use gyre::testing::{CaptureStatus, capture_logs};
 use gyre::udp::ListenOptions;
 
+/// Records the address its lent transport reports in `start_protocol`.
+struct HostAtStart {
+    host: std::rc::Rc<std::cell::Cell<Option<SocketAddr>>>,
+}
+
+impl DatagramProtocol for HostAtStart {
+    fn start_protocol(&mut self, cx: &mut Context<'_>) -> Outcome {
+        self.host.set(Some(cx.transport().get_host()?));
+        Ok(())
+    }
+
+    fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+        Ok(())
+    }
+}
+
+/// Twisted: test_udp.py `UDPTests.test_bindError`
 #[test]
 fn binding_a_busy_port_is_cannot_listen_naming_the_address() {
     let mut reactor = reactor();
-    let (p, _) = Recorder::new();
+    let host = std::rc::Rc::new(std::cell::Cell::new(None));
+    let p = HostAtStart { host: host.clone() };
     let first = reactor.listen_udp_with(loopback(), p).unwrap();
     let taken = first.get_host().unwrap();
+    assert_eq!(host.get(), Some(taken)); // the port and the protocol's transport agree
     let (p, _) = Recorder::new();
     let err = reactor
         .listen_udp_with(ListenOptions::new(taken.port()).interface("127.0.0.1"), p)
@@ -36,22 +55,28 @@ fn binding_a_busy_port_is_cannot_listen_naming_the_address() {
     assert_eq!(reactor.ports().len(), 1); // nothing leaked
 }
 
+/// Twisted: internet/test/test_udp.py `test_invalidInterface` (both builders: Twisted's
+/// adoptDatagramPort builder calls `listenUDP` here too)
 #[test]
 fn a_hostname_interface_is_refused_before_any_socket_exists() {
     let mut reactor = reactor();
-    let (p, log) = Recorder::new();
-    let err = reactor
-        .listen_udp_with(ListenOptions::new(0).interface("localhost"), p)
-        .unwrap_err();
-    assert!(
-        matches!(&err, ListenError::InvalidAddress(a) if a.address == "localhost"),
-        "{err}"
-    );
-    assert!(err.to_string().contains("not a hostname"), "{err}");
-    assert!(log.borrow().is_empty());
+    for name in ["localhost", "example.com"] {
+        let (p, log) = Recorder::new();
+        let err = reactor
+            .listen_udp_with(ListenOptions::new(0).interface(name), p)
+            .unwrap_err();
+        assert!(
+            matches!(&err, ListenError::InvalidAddress(a) if a.address == name),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not a hostname"), "{err}");
+        assert!(log.borrow().is_empty());
+    }
     assert!(reactor.ports().is_empty());
 }
 
+/// Twisted: internet/test/test_udp.py `test_writingToHostnameRaisesInvalidAddressError` and
+/// `test_writingToIPv6OnIPv4RaisesInvalidAddressError` (listenUDP)
 #[test]
 fn write_refuses_hostnames_wrong_families_and_oversized_datagrams() {
     let mut reactor = reactor();
@@ -78,22 +103,30 @@ fn write_refuses_hostnames_wrong_families_and_oversized_datagrams() {
     assert_eq!(port.stats().unwrap().datagrams_out, 0);
 }
 
+/// Twisted: internet/test/test_udp.py `test_writingToIPv4OnIPv6RaisesInvalidAddressError`
+/// (listenUDP). A port bound to `::1` is IPv6-only whether or not `dual_stack(false)` says
+/// so (Linux sets `IPV6_V6ONLY` on a socket bound to one IPv6 address).
 #[test]
 fn an_ipv6_only_port_refuses_ipv4_destinations() {
     let mut reactor = reactor();
-    let (p, _) = Recorder::new();
-    let Ok(port) =
-        reactor.listen_udp_with(ListenOptions::new(0).interface("::1").dual_stack(false), p)
-    else {
+    let Ok(port) = reactor.listen_udp_with(
+        ListenOptions::new(0).interface("::1").dual_stack(false),
+        Recorder::new().0,
+    ) else {
         eprintln!("SKIP: no IPv6 loopback");
         return;
     };
-    let err = port.write_to(b"x", ("127.0.0.1", 9)).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("IPv4 address on an IPv6-only port"),
-        "{err}"
-    );
+    let plain = reactor
+        .listen_udp_with(ListenOptions::new(0).interface("::1"), Recorder::new().0)
+        .unwrap();
+    for port in [port, plain] {
+        let err = port.write_to(b"spam", ("127.0.0.1", 1)).unwrap_err();
+        assert!(matches!(err, WriteError::InvalidAddress(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "invalid address \"127.0.0.1:1\": an IPv4 address on an IPv6-only port"
+        );
+    }
 }
 
 #[test]
@@ -140,6 +173,7 @@ impl DatagramProtocol for Panics {
     }
 }
 
+/// Twisted: test_udp.py `UDPTests.test_datagramReceivedError`
 #[test]
 fn a_panicking_or_failing_protocol_is_logged_and_everything_else_goes_on() {
     let mut reactor = reactor();
@@ -178,6 +212,42 @@ fn a_panicking_or_failing_protocol_is_logged_and_everything_else_goes_on() {
         errors[1].ends_with("datagram_received failed: refused to process"),
         "{errors:?}"
     );
+}
+
+/// Twisted: test_udp.py `UDPTests.test_serverReadFailure`: an unconnected port that wrote to
+/// a closed port (and may have an ICMP error pending for it) still reads what comes next.
+#[test]
+fn an_unconnected_port_that_wrote_to_a_closed_port_still_receives() {
+    let mut reactor = reactor();
+    let (server, log) = Recorder::new();
+    let server = reactor.listen_udp_with(loopback(), server).unwrap();
+    let (client, _) = Recorder::new();
+    let client = reactor.listen_udp_with(loopback(), client).unwrap();
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap(); // bound, then closed: nothing listens there
+    server
+        .write_to(b"write to port no one is listening to", closed)
+        .unwrap();
+    client
+        .write_to(b"Sending test packet to server", server.get_host().unwrap())
+        .unwrap();
+    run_until(&mut reactor, CAP, || datagrams(&log).len() == 1);
+    let payload = b"Sending test packet to server".to_vec();
+    assert_eq!(
+        *log.borrow(),
+        [
+            Seen::Start,
+            Seen::Datagram(payload, client.get_host().unwrap())
+        ]
+    );
+    let stats = server.stats().unwrap();
+    assert_eq!(
+        (stats.datagrams_out, stats.refused, stats.read_errors),
+        (1, 0, 0)
+    );
+    assert!(server.is_listening());
 }
 
 /// On "go", writes to port 0, records the error, then replies with a burst of eight

@@ -33,6 +33,8 @@ fn ipv4_datagrams_arrive_whole_and_in_order_with_the_senders_address() {
     assert_eq!(reactor.stats().ports.datagrams_in, 4);
 }
 
+/// Twisted: internet/test/test_udp.py `test_writeToIPv6Interface` and `test_getHostIPv6`
+/// (listenUDP)
 #[test]
 fn ipv6_send_and_receive_on_the_loopback() {
     let mut reactor = reactor();
@@ -49,6 +51,7 @@ fn ipv6_send_and_receive_on_the_loopback() {
     let sender = reactor.listen_udp_with(options, tx).unwrap();
     let to = receiver.get_host().unwrap();
     assert!(to.is_ipv6());
+    assert_eq!(to.ip().to_string(), "::1");
     sender.write_to(b"over six", to).unwrap();
     run_until(&mut reactor, CAP, || datagrams(&tx_log).len() == 1);
     assert_eq!(
@@ -109,6 +112,7 @@ fn a_dual_stack_port_receives_ipv4_as_mapped_addresses_and_answers_them() {
     assert_eq!(datagrams(&tx_log)[0].1.port(), port);
 }
 
+/// Twisted: internet/test/test_udp.py `test_getHost` (listenUDP)
 #[test]
 fn port_zero_picks_a_free_port_and_get_host_reports_it() {
     let mut reactor = reactor();
@@ -117,12 +121,23 @@ fn port_zero_picks_a_free_port_and_get_host_reports_it() {
     let host = port.get_host().unwrap();
     assert_eq!(host.ip().to_string(), "127.0.0.1");
     assert_ne!(host.port(), 0);
+    // A number asked for (found free as Twisted's `findFreePort` does) is reported exactly.
+    let free = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (p, _) = Recorder::new();
+    let asked = reactor
+        .listen_udp_with(ListenOptions::new(free.port()).interface("127.0.0.1"), p)
+        .unwrap();
+    assert_eq!(asked.get_host().unwrap(), free);
     // The default interface is 0.0.0.0, as in Twisted.
     let (p, _) = Recorder::new();
     let any = reactor.listen_udp(0, p).unwrap();
     assert_eq!(any.get_host().unwrap().ip().to_string(), "0.0.0.0");
 }
 
+/// Twisted: internet/test/test_udp.py `test_allowBroadcast` (listenUDP)
 #[test]
 fn socket_options_round_trip() {
     let mut reactor = reactor();
@@ -240,6 +255,8 @@ impl gyre::DatagramProtocol for SequenceReply {
 
 /// Twisted's `writeSequence`: the parts leave as one datagram on every path (sent at once,
 /// queued by a kept transport during a turn, queued by the protocol's own lent transport).
+///
+/// Twisted: internet/test/test_udp.py `test_writeSequence` (listenUDP)
 #[test]
 fn a_sequence_of_parts_leaves_as_one_datagram_on_every_write_path() {
     let mut reactor = reactor();
@@ -282,5 +299,27 @@ fn a_sequence_of_parts_leaves_as_one_datagram_on_every_write_path() {
     assert_eq!(
         e.to_string(),
         "message too long: a 66000-byte datagram does not fit"
+    );
+}
+
+/// Twisted: test_udp.py `UDPTests.test_NoWarningOnBroadcast`: `"<broadcast>"` is a name for
+/// 255.255.255.255, accepted without a warning. On an in-memory port, so nothing leaves.
+#[test]
+fn broadcast_is_a_name_for_the_limited_broadcast_address() {
+    let mut reactor = reactor();
+    let (p, _) = Recorder::new();
+    let (port, wire) = reactor
+        .listen_memory("127.0.0.1:5000".parse().unwrap(), p)
+        .unwrap();
+    let (written, lines, _) =
+        gyre::testing::capture_logs(|| port.write_to(b"test", ("<broadcast>", 1234)));
+    written.unwrap();
+    assert_eq!(
+        wire.sent(),
+        [(b"test".to_vec(), "255.255.255.255:1234".parse().unwrap())]
+    );
+    assert!(
+        lines.iter().all(|l| l.level > log::Level::Warn),
+        "{lines:?}"
     );
 }

@@ -9,14 +9,12 @@
 
 mod common;
 
-use std::cell::{Cell, RefCell};
 use std::net::{SocketAddr, UdpSocket};
-use std::rc::Rc;
 
+use common::builder::{self, Builder};
 use common::*;
 use gyre::error::WriteError;
 use gyre::prelude::*;
-use gyre::testing::{CapturedLog, capture_logs};
 
 /// Binds a UDP socket to `address` (port 0), adopts it and closes the test's own copy, as
 /// Twisted's `getListeningPort` does. `None` when the address cannot be bound (no IPv6).
@@ -40,118 +38,21 @@ fn adopted(
 
 /// An adopted IPv4 loopback port.
 fn adopted_v4(reactor: &mut Reactor, protocol: impl DatagramProtocol) -> Transport {
-    adopted(reactor, "127.0.0.1:0", protocol).unwrap().0
+    Builder::Adopt.port(reactor, "127.0.0.1", protocol).unwrap()
 }
 
-/// The lines a default log observer shows (gyre's and mio's debug and trace lines left out).
-fn info_and_above(lines: Vec<CapturedLog>) -> Vec<CapturedLog> {
-    lines
-        .into_iter()
-        .filter(|l| l.level <= log::Level::Info)
-        .collect()
-}
-
-/// A protocol with its own log prefix (Twisted's `SomeProtocol`).
-struct Crazy;
-
-impl DatagramProtocol for Crazy {
-    fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
-        Ok(())
-    }
-
-    fn log_prefix(&self) -> &str {
-        "Crazy Protocol"
-    }
-}
-
-/// Twisted: internet/test/test_udp.py `test_startedListeningLogMessage` (adoptDatagramPort)
+/// Twisted: internet/test/test_udp.py `test_startedListeningLogMessage`,
+/// `test_connectionLostLogMessage`, `test_str` and `test_repr` (adoptDatagramPort). Twisted's
+/// `test_repr` checks `str` again; gyre's `repr` is `Debug`.
 #[test]
-fn an_adopted_port_logs_its_start_with_the_protocols_prefix() {
-    let mut reactor = reactor();
-    let mine = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (port, lines, _) = capture_logs(|| reactor.adopt_udp(&mine, Crazy));
-    let port = port.unwrap();
-    let lines = info_and_above(lines);
-    let number = mine.local_addr().unwrap().port();
-    assert_eq!(port.get_host().unwrap().port(), number);
-    assert_eq!(
-        lines[0].message,
-        format!("Crazy Protocol starting on {number}")
-    );
-    assert_eq!(
-        (lines[0].level, lines[0].target.as_str()),
-        (log::Level::Info, "gyre::udp")
-    );
-}
-
-/// Twisted: internet/test/test_udp.py `test_connectionLostLogMessage` (adoptDatagramPort)
-#[test]
-fn an_adopted_port_logs_its_close_in_twisteds_words() {
-    let mut reactor = reactor();
-    let port = adopted_v4(&mut reactor, Recorder::new().0);
-    let number = port.get_host().unwrap().port();
-    let stopped = port.stop_listening();
-    let ((), lines, _) = capture_logs(|| run_until(&mut reactor, CAP, || stopped.is_called()));
-    let lines = info_and_above(lines);
-    assert_eq!(lines[0].message, format!("(UDP Port {number} Closed)"));
-    assert_eq!(
-        (lines[0].level, lines[0].target.as_str()),
-        (log::Level::Info, "gyre::udp")
-    );
-}
-
-/// Stops its own port from `start_protocol` and records whether `stop_protocol` ran inside
-/// that call (Twisted's `DisconnectingProtocol`).
-struct StopsInStart {
-    events: Rc<RefCell<Vec<&'static str>>>,
-    in_start: Rc<Cell<bool>>,
-}
-
-impl DatagramProtocol for StopsInStart {
-    fn start_protocol(&mut self, cx: &mut Context<'_>) -> Outcome {
-        self.events.borrow_mut().push("start_protocol");
-        self.in_start.set(true);
-        cx.transport().stop_listening();
-        self.in_start.set(false);
-        self.events.borrow_mut().push("start_protocol returned");
-        Ok(())
-    }
-
-    fn stop_protocol(&mut self, _: &mut Context<'_>) -> Outcome {
-        let event = match self.in_start.get() {
-            true => "stop_protocol inside start_protocol",
-            false => "stop_protocol",
-        };
-        self.events.borrow_mut().push(event);
-        Ok(())
-    }
-
-    fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
-        Ok(())
-    }
+fn an_adopted_port_shows_itself_and_logs_its_start_and_close_as_twisted_words_them() {
+    builder::port_shows_itself_and_logs_its_start_and_close(Builder::Adopt);
 }
 
 /// Twisted: internet/test/test_udp.py `test_stopProtocolScheduling` (adoptDatagramPort)
 #[test]
 fn stopping_an_adopted_port_from_start_protocol_calls_stop_protocol_later() {
-    let mut reactor = reactor();
-    let events = Rc::new(RefCell::new(Vec::new()));
-    let protocol = StopsInStart {
-        events: events.clone(),
-        in_start: Rc::new(Cell::new(false)),
-    };
-    let port = adopted_v4(&mut reactor, protocol);
-    assert_eq!(
-        *events.borrow(),
-        ["start_protocol", "start_protocol returned"]
-    );
-    assert!(!port.is_listening());
-    run_until(&mut reactor, CAP, || events.borrow().len() == 3);
-    assert_eq!(
-        *events.borrow(),
-        ["start_protocol", "start_protocol returned", "stop_protocol"]
-    );
-    assert!(reactor.ports().is_empty());
+    builder::stopping_from_start_protocol_calls_stop_protocol_later(Builder::Adopt);
 }
 
 /// Twisted: internet/test/test_udp.py `test_getHost` (adoptDatagramPort)
@@ -196,28 +97,6 @@ fn a_sequence_written_on_an_adopted_port_arrives_as_one_datagram() {
     assert_eq!(datagrams(&log), [(b"somebytestowrite".to_vec(), here)]);
 }
 
-/// Twisted: internet/test/test_udp.py `test_str` (adoptDatagramPort)
-#[test]
-fn an_adopted_port_shows_its_number() {
-    let mut reactor = reactor();
-    let port = adopted_v4(&mut reactor, Recorder::new().0);
-    let number = port.get_host().unwrap().port();
-    assert_eq!(port.to_string(), format!("<Recorder on {number}>"));
-}
-
-/// Twisted: internet/test/test_udp.py `test_repr` (adoptDatagramPort). Twisted checks `str`
-/// here again; gyre's `repr` is `Debug`.
-#[test]
-fn an_adopted_port_debugs_as_its_address() {
-    let mut reactor = reactor();
-    let port = adopted_v4(&mut reactor, Recorder::new().0);
-    let number = port.get_host().unwrap().port();
-    assert_eq!(
-        format!("{port:?}"),
-        format!("Transport(UDP 127.0.0.1:{number})")
-    );
-}
-
 /// Twisted: internet/test/test_udp.py `test_writeToIPv6Interface` (adoptDatagramPort)
 #[test]
 fn adopted_ipv6_ports_exchange_datagrams() {
@@ -239,21 +118,7 @@ fn adopted_ipv6_ports_exchange_datagrams() {
 /// Twisted: internet/test/test_udp.py `test_connectedWriteToIPv6Interface` (adoptDatagramPort)
 #[test]
 fn an_adopted_ipv6_port_connects_and_writes_to_its_peer() {
-    let mut reactor = reactor();
-    let (rx, log) = Recorder::new();
-    let Some((server, _)) = adopted(&mut reactor, "[::1]:0", rx) else {
-        return;
-    };
-    let (client, _) = adopted(&mut reactor, "[::1]:0", Recorder::new().0).unwrap();
-    let to = server.get_host().unwrap();
-    client.connect(("::1", to.port())).unwrap();
-    assert_eq!(client.peer(), Some(to));
-    client.write(b"spam").unwrap();
-    run_until(&mut reactor, CAP, || datagrams(&log).len() == 1);
-    assert_eq!(
-        datagrams(&log),
-        [(b"spam".to_vec(), client.get_host().unwrap())]
-    );
+    builder::connected_write_over_ipv6(Builder::Adopt);
 }
 
 /// Twisted: internet/test/test_udp.py `test_writingToHostnameRaisesInvalidAddressError`

@@ -5,6 +5,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::builder::{self, Builder};
 use common::*;
 use gyre::error::WriteError;
 use gyre::prelude::*;
@@ -48,27 +49,7 @@ fn connected_send_and_receive() {
 /// Twisted: internet/test/test_udp.py `test_connectedWriteToIPv6Interface` (listenUDP)
 #[test]
 fn connected_send_over_ipv6_on_the_loopback() {
-    let mut reactor = reactor();
-    let options = gyre::udp::ListenOptions::new(0).interface("::1");
-    let (server, log) = Recorder::new();
-    let server = match reactor.listen_udp_with(options.clone(), server) {
-        Ok(port) => port,
-        Err(e) => {
-            eprintln!("SKIP: IPv6 loopback unavailable here: {e}");
-            return;
-        }
-    };
-    let (client, _) = Recorder::new();
-    let client = reactor.listen_udp_with(options, client).unwrap();
-    let to = server.get_host().unwrap();
-    client.connect(("::1", to.port())).unwrap();
-    assert_eq!(client.peer(), Some(to));
-    client.write(b"spam").unwrap();
-    run_until(&mut reactor, CAP, || datagrams(&log).len() == 1);
-    assert_eq!(
-        datagrams(&log),
-        [(b"spam".to_vec(), client.get_host().unwrap())]
-    );
+    builder::connected_write_over_ipv6(Builder::Listen);
 }
 
 /// Twisted: test_udp.py `UDPTests.test_badConnect` and internet/test/test_udp.py

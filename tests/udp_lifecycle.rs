@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
+use common::builder::{self, Builder};
 use common::*;
 use gyre::error::ReactorError;
 use gyre::prelude::*;
-use gyre::testing::capture_logs;
 use gyre::{Phase, ReactorState, SystemEvent};
 
 /// Twisted: test_udp.py `UDPTests.test_startStop`
@@ -304,102 +304,15 @@ fn no_port_opens_once_shutdown_has_closed_the_ports() {
     assert!(reactor.ports().is_empty());
 }
 
-/// A protocol with its own log prefix (Twisted's `SomeProtocol`).
-struct Crazy;
-
-impl DatagramProtocol for Crazy {
-    fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
-        Ok(())
-    }
-
-    fn log_prefix(&self) -> &str {
-        "Crazy Protocol"
-    }
-}
-
-/// The messages a default log observer shows (debug and trace lines left out).
-fn info_and_above(lines: &[gyre::testing::CapturedLog]) -> Vec<&str> {
-    lines
-        .iter()
-        .filter(|l| l.level <= log::Level::Info)
-        .map(|l| l.message.as_str())
-        .collect()
-}
-
 /// Twisted: internet/test/test_udp.py `test_startedListeningLogMessage`,
 /// `test_connectionLostLogMessage`, `test_str` and `test_repr` (listenUDP)
 #[test]
 fn a_port_shows_itself_and_logs_its_start_and_close_as_twisted_words_them() {
-    let mut reactor = reactor();
-    let (port, lines, _) = capture_logs(|| reactor.listen_udp_with(loopback(), Crazy));
-    let port = port.unwrap();
-    let number = port.get_host().unwrap().port();
-    assert_eq!(port.to_string(), format!("<Crazy Protocol on {number}>"));
-    assert_eq!(
-        format!("{port:?}"),
-        format!("Transport(UDP 127.0.0.1:{number})")
-    );
-    assert_eq!(port.log_prefix(), "Crazy Protocol (UDP)");
-    let messages = info_and_above(&lines);
-    assert_eq!(messages[0], format!("Crazy Protocol starting on {number}"));
-    let stopped = port.stop_listening();
-    let ((), lines, _) = capture_logs(|| run_until(&mut reactor, CAP, || stopped.is_called()));
-    let messages = info_and_above(&lines);
-    assert_eq!(messages[0], format!("(UDP Port {number} Closed)"));
-    assert_eq!(port.to_string(), "<Crazy Protocol not connected>");
-    assert_eq!(format!("{port:?}"), "Transport(closed)");
-}
-
-/// Stops its own port from `start_protocol` and records whether `stop_protocol` ran inside
-/// that call (Twisted's `DisconnectingProtocol`).
-struct StopsInStart {
-    events: Rc<RefCell<Vec<&'static str>>>,
-    in_start: Rc<std::cell::Cell<bool>>,
-}
-
-impl DatagramProtocol for StopsInStart {
-    fn start_protocol(&mut self, cx: &mut Context<'_>) -> Outcome {
-        self.events.borrow_mut().push("start_protocol");
-        self.in_start.set(true);
-        cx.transport().stop_listening();
-        self.in_start.set(false);
-        self.events.borrow_mut().push("start_protocol returned");
-        Ok(())
-    }
-
-    fn stop_protocol(&mut self, _: &mut Context<'_>) -> Outcome {
-        let event = match self.in_start.get() {
-            true => "stop_protocol inside start_protocol",
-            false => "stop_protocol",
-        };
-        self.events.borrow_mut().push(event);
-        Ok(())
-    }
-
-    fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
-        Ok(())
-    }
+    builder::port_shows_itself_and_logs_its_start_and_close(Builder::Listen);
 }
 
 /// Twisted: internet/test/test_udp.py `test_stopProtocolScheduling` (listenUDP)
 #[test]
 fn stopping_from_start_protocol_calls_stop_protocol_later_not_inside() {
-    let mut reactor = reactor();
-    let events = Rc::new(RefCell::new(Vec::new()));
-    let protocol = StopsInStart {
-        events: events.clone(),
-        in_start: Rc::new(std::cell::Cell::new(false)),
-    };
-    let port = reactor.listen_udp_with(loopback(), protocol).unwrap();
-    assert_eq!(
-        *events.borrow(),
-        ["start_protocol", "start_protocol returned"]
-    );
-    assert!(!port.is_listening());
-    run_until(&mut reactor, CAP, || events.borrow().len() == 3);
-    assert_eq!(
-        *events.borrow(),
-        ["start_protocol", "start_protocol returned", "stop_protocol"]
-    );
-    assert!(reactor.ports().is_empty());
+    builder::stopping_from_start_protocol_calls_stop_protocol_later(Builder::Listen);
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use gyre::prelude::*;
 use gyre::udp::ListenOptions;
 
+pub mod builder;
+
 /// What a [`Recorder`] saw, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {

@@ -22,7 +22,6 @@ pub struct Datagram {
 /// What the protocol half and the receiving half share.
 struct Shared {
     queue: DeferredQueue<Result<Datagram, Failure>>,
-    capacity: usize,
     dropped: Cell<u64>,
     closed: Cell<bool>,
 }
@@ -79,7 +78,6 @@ impl Inbox {
     pub fn bounded(capacity: usize) -> (InboxProtocol, Inbox) {
         let shared = Rc::new(Shared {
             queue: DeferredQueue::bounded(Some(capacity), None),
-            capacity,
             dropped: Cell::new(0),
             closed: Cell::new(false),
         });
@@ -117,7 +115,7 @@ impl Inbox {
 
     /// The most datagrams the inbox keeps.
     pub fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.shared.queue.size().unwrap_or(usize::MAX) // always bounded
     }
 
     /// Datagrams dropped because the inbox was full and no receive waited.
@@ -135,8 +133,7 @@ impl InboxProtocol {
     /// Hands `item` to a waiting receive or queues it; counts it dropped when full.
     fn offer(&self, item: impl FnOnce() -> Result<Datagram, Failure>) {
         let shared = &self.shared;
-        let full = shared.queue.waiting() == 0 && shared.queue.len() >= shared.capacity;
-        if full || shared.queue.put(item()).is_err() {
+        if !shared.queue.has_room() || shared.queue.put(item()).is_err() {
             shared.dropped.set(shared.dropped.get() + 1);
         }
     }

@@ -46,11 +46,7 @@ static TAKEN: AtomicBool = AtomicBool::new(false);
 /// because the socket was not there would otherwise look passed. A number that is not open is
 /// [`ActivationError::NotOpen`] (`EBADF`); one that is open but not a socket is refused too.
 pub fn listen_fds() -> Result<Vec<OwnedFd>, ActivationError> {
-    let count = passed_count(
-        std::process::id(),
-        std::env::var("LISTEN_PID").ok().as_deref(),
-        std::env::var("LISTEN_FDS").ok().as_deref(),
-    )?;
+    let count = passed_here()?;
     if count == 0 {
         return Ok(Vec::new());
     }
@@ -65,17 +61,21 @@ pub fn listen_fds() -> Result<Vec<OwnedFd>, ActivationError> {
 /// The names of the passed sockets (`LISTEN_FDNAMES`), one per socket, `"unknown"` where none
 /// is given (systemd's default); empty when none were passed to this process.
 pub fn listen_fd_names() -> Vec<String> {
-    let count = passed_count(
-        std::process::id(),
-        std::env::var("LISTEN_PID").ok().as_deref(),
-        std::env::var("LISTEN_FDS").ok().as_deref(),
-    )
-    .unwrap_or(0);
+    let count = passed_here().unwrap_or(0);
     let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
     let mut names = names.split(':').filter(|n| !n.is_empty());
     (0..count)
         .map(|_| names.next().unwrap_or("unknown").to_string())
         .collect()
+}
+
+/// How many descriptors were passed to this process, from its environment.
+fn passed_here() -> Result<usize, ActivationError> {
+    passed_count(
+        std::process::id(),
+        std::env::var("LISTEN_PID").ok().as_deref(),
+        std::env::var("LISTEN_FDS").ok().as_deref(),
+    )
 }
 
 /// How many descriptors were passed to process `pid`, from the two variables' values.

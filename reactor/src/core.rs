@@ -84,6 +84,25 @@ pub(crate) struct NewPort {
     pub max_packet: usize,
 }
 
+impl NewPort {
+    /// A bound OS socket, to open as a port (`address`: the address asked for).
+    fn os(
+        socket: mio::net::UdpSocket,
+        address: SocketAddr,
+        max_packet: usize,
+    ) -> std::io::Result<NewPort> {
+        let local = socket.local_addr()?;
+        let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
+        Ok(NewPort {
+            socket: PortSocket::Os(socket),
+            address,
+            local,
+            dual_stack,
+            max_packet,
+        })
+    }
+}
+
 impl Core {
     pub(crate) fn new(poll: Poll, mailbox: Mailbox) -> Core {
         Core {
@@ -143,15 +162,7 @@ impl Core {
         let address = scoped(ip, options.port);
         let cannot = |source| ListenError::CannotListen { address, source };
         let socket = sys::bind_udp(address, &options.setup).map_err(cannot)?;
-        let local = socket.local_addr().map_err(cannot)?;
-        let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
-        let new = NewPort {
-            socket: PortSocket::Os(socket),
-            address,
-            local,
-            dual_stack,
-            max_packet: options.max_packet_size,
-        };
+        let new = NewPort::os(socket, address, options.max_packet_size).map_err(cannot)?;
         self.open_port(new, protocol)
     }
 
@@ -201,14 +212,8 @@ impl Core {
         };
         let socket = sys::adopt_udp(fd).map_err(cannot)?;
         let local = socket.local_addr().map_err(cannot)?;
-        let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
-        let new = NewPort {
-            socket: PortSocket::Os(socket),
-            address: local,
-            local,
-            dual_stack,
-            max_packet: max_packet_size.clamp(1, MAX_DATAGRAM),
-        };
+        let max_packet = max_packet_size.clamp(1, MAX_DATAGRAM);
+        let new = NewPort::os(socket, local, max_packet).map_err(cannot)?;
         self.open_port(new, protocol)
     }
 
@@ -287,7 +292,7 @@ impl Core {
         let shared = entry.port.shared();
         self.counters.closed_ports = self.counters.closed_ports.plus(shared.stats());
         log::info!(target: "gyre::udp", "(UDP Port {} Closed)", shared.local.port());
-        let name = shared.name.to_string();
+        let name = shared.name().to_string();
         if guard::drop_guarded(entry, &name) {
             self.counters.callback_failures += 1;
         }

@@ -102,16 +102,25 @@ impl Handle {
     }
 
     /// Runs `f` with the reactor's core on the loop's next "queued calls" step and returns a
-    /// Deferred of what it returns: how async code (which is handed no core) opens a port or
-    /// resolves a name, `handle.with_reactor(|r| r.listen_udp(0, proto)).await`.
+    /// Deferred of what it returns: how async code (which is handed no core) reaches it,
+    /// `handle.with_reactor(|r| r.resolve("localhost")).await`.
     pub fn with_reactor<R: 'static>(
         &self,
         f: impl FnOnce(&mut Core) -> R + 'static,
     ) -> Deferred<R> {
+        self.fire_soon(move |r| Ok(f(r)))
+    }
+
+    /// Runs `f` with the core on the next "queued calls" step; the Deferred fires with its
+    /// result.
+    fn fire_soon<T: 'static>(
+        &self,
+        f: impl FnOnce(&mut Core) -> Result<T, Failure> + 'static,
+    ) -> Deferred<T> {
         let result = Deferred::new();
         let fire = result.clone();
         self.call_soon(move |r| {
-            let _ = fire.callback(f(r));
+            let _ = fire.fire(f(r));
         });
         result
     }
@@ -149,12 +158,7 @@ impl Handle {
         options: ListenOptions,
         protocol: impl DatagramProtocol,
     ) -> Deferred<Transport> {
-        let opened = Deferred::new();
-        let fire = opened.clone();
-        self.call_soon(move |r| {
-            let _ = fire.fire(r.listen_udp_with(options, protocol).map_err(Failure::from));
-        });
-        opened
+        self.fire_soon(move |r| Ok(r.listen_udp_with(options, protocol)?))
     }
 
     /// A handle for other threads.

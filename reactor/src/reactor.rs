@@ -170,18 +170,21 @@ impl Reactor {
     /// at most this long on the reactor's file descriptor (libuv's `uv_backend_timeout`). A
     /// timer cancelled since the last turn may still count until a turn passes its time.
     pub fn timeout(&self) -> Option<Duration> {
-        if !self.core.timers().is_empty() {
-            self.core.now(); // time may have passed outside the loop: read the clock afresh
-        }
+        self.refresh_clock();
         self.poll_timeout(None)
+    }
+
+    /// Reads the clock afresh when timers wait: time may have passed outside the loop.
+    fn refresh_clock(&self) {
+        if !self.core.timers().is_empty() {
+            self.core.now();
+        }
     }
 
     /// One turn of the loop, waiting at most `max_wait` for I/O (Twisted's `iterate`). Works
     /// whether or not `run` is active, which makes it handy in tests.
     pub fn iterate(&mut self, max_wait: Duration) -> Result<(), ReactorError> {
-        if !self.core.timers().is_empty() {
-            self.core.now(); // time may have passed outside the loop: read the clock afresh
-        }
+        self.refresh_clock();
         self.run_once(Some(max_wait))
     }
 

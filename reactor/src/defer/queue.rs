@@ -194,6 +194,22 @@ impl<T: 'static> DeferredQueue<T> {
         self.line.waiting()
     }
 
+    /// Whether a [`put`](DeferredQueue::put) now would be taken: a getter waits, or fewer
+    /// than `size` items are queued. Lets a producer skip making an item that would overflow.
+    ///
+    /// ```
+    /// let queue = gyre_reactor::defer::DeferredQueue::bounded(Some(1), None);
+    /// assert!(queue.has_room());
+    /// queue.put(1).unwrap();
+    /// assert!(!queue.has_room());
+    /// let _first = queue.get().unwrap(); // takes the queued item
+    /// let _waiting = queue.get().unwrap(); // waits
+    /// assert!(queue.has_room());
+    /// ```
+    pub fn has_room(&self) -> bool {
+        self.waiting() > 0 || self.size.is_none_or(|size| self.len() < size)
+    }
+
     /// The most items the queue holds (`None`: no limit).
     ///
     /// ```

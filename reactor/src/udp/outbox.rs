@@ -63,16 +63,9 @@ impl Outbox {
         self.closed.get()
     }
 
-    /// Queues a copy of a write made through a kept transport during a turn; false if the
-    /// queue is full (the datagram is dropped).
-    pub fn queue_write(&self, port: PortId, to: Option<SocketAddr>, data: &[u8]) -> bool {
-        let queued = self.writes.borrow_mut().push(port, to, data, &(0..0));
-        self.has_writes.set(true);
-        queued
-    }
-
-    /// [`queue_write`](Self::queue_write) for a datagram in parts (`len` bytes in all).
-    pub fn queue_write_parts(
+    /// Queues a copy of a write made through a kept transport during a turn (one datagram of
+    /// `len` bytes, in `parts`); false if the queue is full (the datagram is dropped).
+    pub fn queue_write(
         &self,
         port: PortId,
         to: Option<SocketAddr>,
@@ -148,6 +141,7 @@ impl Outbox {
     }
 
     /// Appends the in-memory ports with datagrams waiting to `into`.
+    #[inline]
     pub fn take_readable(&self, into: &mut Vec<PortId>) {
         if self.has_work.get() {
             into.append(&mut self.work.borrow_mut().readable);

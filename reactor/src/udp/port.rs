@@ -56,9 +56,7 @@ const MAX_PAYLOAD_V6: usize = 65_527;
 /// The part of a port its transports share: everything but the socket itself.
 pub(crate) struct PortShared {
     pub id: PortId,
-    /// `"<protocol prefix> (UDP <address>)"`, for logs.
-    pub name: Box<str>,
-    /// The protocol's log prefix (`"Echo"`), for Twisted's wording of logs and `str(port)`.
+    /// The protocol's log prefix (`"Echo"`), for logs and `str(port)`.
     pub prefix: Box<str>,
     pub local: SocketAddr,
     pub dual_stack: bool,
@@ -77,6 +75,11 @@ pub(crate) struct PortShared {
 }
 
 impl PortShared {
+    /// How gyre's logs name the port: `Echo (UDP 127.0.0.1:9999)`.
+    pub fn name(&self) -> impl std::fmt::Display + '_ {
+        PortName(self)
+    }
+
     #[inline]
     pub fn is_listening(&self) -> bool {
         self.phase.get() == Phase::Listening
@@ -206,36 +209,19 @@ impl PortShared {
         self.counters.snapshot()
     }
 
-    /// Sends one datagram now, with UDP's rules: no room in the kernel drops and counts it, a
-    /// refusal (connected ports) is noted for `connection_refused`, a datagram too long is the
-    /// caller's error, anything else is returned.
-    pub fn send_now(&self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {
-        self.send_now_by(data.len(), |socket| match to {
-            Some(to) => socket.send_to(data, to),
-            None => socket.send(data),
-        })
-    }
-
-    /// [`send_now`](Self::send_now) for a datagram in parts, gathered by the kernel.
-    pub fn send_parts_now(
+    /// Sends one datagram (`len` bytes in `parts`) now, with UDP's rules, retrying on
+    /// EINTR: no room in the kernel drops and counts it, a refusal (connected ports) is noted
+    /// for `connection_refused`, a datagram too long is the caller's error, anything else is
+    /// returned.
+    pub fn send_now(
         &self,
         parts: &[&[u8]],
-        to: Option<SocketAddr>,
-    ) -> Result<(), WriteError> {
-        let len = parts.iter().map(|p| p.len()).sum();
-        self.send_now_by(len, |socket| socket.send_parts(parts, to))
-    }
-
-    /// Sends one datagram of `len` bytes with `send`, retrying on EINTR; counts it, or
-    /// classifies the error as the write paths do.
-    fn send_now_by(
-        &self,
         len: usize,
-        send: impl Fn(&PortSocket) -> io::Result<usize>,
+        to: Option<SocketAddr>,
     ) -> Result<(), WriteError> {
         let socket = self.socket()?;
         loop {
-            let sent = send(&socket);
+            let sent = socket.send_parts(parts, to);
             let error = match sent {
                 Ok(n) => {
                     self.counters.datagrams_out.add(1);
@@ -248,7 +234,7 @@ impl PortShared {
                 sys::SendError::Interrupted => continue,
                 sys::SendError::NoRoom => {
                     self.counters.send_drops.add(1);
-                    log::debug!(target: "gyre::udp", "{}: no room in the kernel, datagram dropped ({error})", self.name);
+                    log::debug!(target: "gyre::udp", "{}: no room in the kernel, datagram dropped ({error})", self.name());
                     return Ok(());
                 }
                 sys::SendError::TooLong => {
@@ -310,7 +296,6 @@ impl Port {
         let socket = Rc::new(socket);
         let shared = PortShared {
             id,
-            name: format!("{prefix} (UDP {local})").into_boxed_str(),
             prefix: prefix.into_boxed_str(),
             local,
             dual_stack,
@@ -367,7 +352,7 @@ impl Port {
                 }
                 Err(e) => {
                     shared.counters.read_errors.add(1);
-                    log::error!(target: "gyre::udp", "{}: receive failed: {e}", shared.name);
+                    log::error!(target: "gyre::udp", "{}: receive failed: {e}", shared.name());
                     errors += 1;
                     if errors == READ_ERRORS_BEFORE_CLOSING {
                         return Received::Broken;
@@ -408,7 +393,7 @@ impl Port {
             shared.counters.truncated.add(1);
             log::warn!(target: "gyre::udp",
                 "{}: dropped a datagram from {} longer than max_packet_size ({len} > {limit} bytes)",
-                shared.name, batch.from(i));
+                shared.name(), batch.from(i));
         }
     }
 
@@ -418,7 +403,7 @@ impl Port {
         let shared = self.shared();
         match self.socket.take_error() {
             Ok(Some(e)) if e.kind() == io::ErrorKind::ConnectionRefused => shared.note_refusal(),
-            Ok(Some(e)) => log::debug!(target: "gyre::udp", "{}: socket error {e}", shared.name),
+            Ok(Some(e)) => log::debug!(target: "gyre::udp", "{}: socket error {e}", shared.name()),
             _ => {}
         }
     }
@@ -501,7 +486,7 @@ impl Port {
             _ if sys::gso_refused_by_device(&error) => {
                 // The device or route cannot offload the checksum: the kernel's own answer
                 // about this capability. Send this port's datagrams one by one from now on.
-                log::debug!(target: "gyre::udp", "{}: UDP GSO refused by the route ({error}); sending datagrams one by one", shared.name);
+                log::debug!(target: "gyre::udp", "{}: UDP GSO refused by the route ({error}); sending datagrams one by one", shared.name());
                 self.gso = false;
                 Gso::Fallback
             }
@@ -590,7 +575,7 @@ impl Port {
             sys::SendError::Refused if shared.peer().is_some() => shared.note_refusal(),
             _ => {
                 shared.counters.send_drops.add(1);
-                log::warn!(target: "gyre::udp", "{}: a queued datagram was not sent: {error}", shared.name);
+                log::warn!(target: "gyre::udp", "{}: a queued datagram was not sent: {error}", shared.name());
             }
         }
     }
@@ -607,7 +592,7 @@ impl Port {
     pub fn close(&mut self, registry: &mio::Registry) -> Option<Deferred<()>> {
         let shared = self.shared();
         if let Err(e) = self.socket.deregister(registry) {
-            log::debug!(target: "gyre::udp", "{}: deregister: {e}", shared.name);
+            log::debug!(target: "gyre::udp", "{}: deregister: {e}", shared.name());
         }
         shared.phase.set(Phase::Closed);
         shared.stopped.borrow_mut().take()
@@ -669,5 +654,14 @@ impl Cursor {
             at = at.advance(runs, take);
         }
         bytes
+    }
+}
+
+/// [`PortShared::name`]: the protocol's prefix and the port's address.
+struct PortName<'a>(&'a PortShared);
+
+impl std::fmt::Display for PortName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (UDP {})", self.0.prefix, self.0.local)
     }
 }

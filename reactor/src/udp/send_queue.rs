@@ -100,9 +100,7 @@ impl SendQueue {
         } else {
             return false;
         };
-        let len = data.len() as u32;
-        self.extend_runs(port, to, len);
-        self.segments.push(Segment { at, len });
+        self.queue_segment(port, to, at, data.len() as u32);
         true
     }
 
@@ -123,12 +121,15 @@ impl SendQueue {
         for part in parts {
             self.arena.extend_from_slice(part);
         }
-        self.extend_runs(port, to, len as u32);
-        self.segments.push(Segment {
-            at,
-            len: len as u32,
-        });
+        self.queue_segment(port, to, at, len as u32);
         true
+    }
+
+    /// Files a datagram whose bytes are at `at`: into its run, and as a segment.
+    #[inline]
+    fn queue_segment(&mut self, port: PortId, to: Option<SocketAddr>, at: u32, len: u32) {
+        self.extend_runs(port, to, len);
+        self.segments.push(Segment { at, len });
     }
 
     /// Counts a new datagram into the last run if it fits there, else starts a run.

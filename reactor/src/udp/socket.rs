@@ -99,14 +99,13 @@ impl PortSocket {
     /// Sends `parts` as one datagram (to the peer with `None`), without joining them first
     /// on an OS socket.
     pub fn send_parts(&self, parts: &[&[u8]], to: Option<SocketAddr>) -> io::Result<usize> {
-        match self {
-            PortSocket::Os(s) => sys::send_vectored(s, parts, to),
-            PortSocket::Memory(_) => {
-                let joined = parts.concat(); // the in-memory wire stores whole datagrams anyway
-                match to {
-                    Some(to) => self.send_to(&joined, to),
-                    None => self.send(&joined),
-                }
+        match (self, parts, to) {
+            (_, [data], Some(to)) => self.send_to(data, to),
+            (_, [data], None) => self.send(data),
+            (PortSocket::Os(s), _, _) => sys::send_vectored(s, parts, to),
+            (PortSocket::Memory(_), _, _) => {
+                // The in-memory wire stores whole datagrams anyway.
+                self.send_parts(&[&parts.concat()], to)
             }
         }
     }

@@ -80,13 +80,13 @@ impl Transport {
     /// must be the peer.
     pub fn write_to(&self, data: &[u8], to: impl ToDatagramAddr) -> Result<(), WriteError> {
         let to = self.shared.destination(to.to_datagram_addr()?)?;
-        self.send(data, to)
+        self.send(&[data], to)
     }
 
     /// Sends one datagram to the connected peer (Twisted's `write(data)` after `connect`).
     pub fn write(&self, data: &[u8]) -> Result<(), WriteError> {
         let to = self.shared.connected_destination()?;
-        self.send(data, to)
+        self.send(&[data], to)
     }
 
     /// Sends one datagram made of `parts`, in order, to `to` (Twisted's
@@ -117,42 +117,26 @@ impl Transport {
         to: impl ToDatagramAddr,
     ) -> Result<(), WriteError> {
         let to = self.shared.destination(to.to_datagram_addr()?)?;
-        self.send_parts(parts, to)
+        self.send(parts, to)
     }
 
     /// Sends one datagram made of `parts` to the connected peer (Twisted's
     /// `writeSequence(seq)` after `connect`).
     pub fn write_sequence(&self, parts: &[&[u8]]) -> Result<(), WriteError> {
         let to = self.shared.connected_destination()?;
-        self.send_parts(parts, to)
+        self.send(parts, to)
     }
 
-    /// [`send`](Self::send) for a datagram in parts.
-    pub(crate) fn send_parts(
-        &self,
-        parts: &[&[u8]],
-        to: Option<SocketAddr>,
-    ) -> Result<(), WriteError> {
+    /// Queues the write (one datagram, in one part or several) during a loop turn, sends it
+    /// now outside one.
+    pub(crate) fn send(&self, parts: &[&[u8]], to: Option<SocketAddr>) -> Result<(), WriteError> {
         let shared = &*self.shared;
-        let len = parts.iter().map(|p| p.len()).sum();
+        let len = total_len(parts);
         shared.check_size(len, to)?;
         if !shared.outbox.in_turn() {
-            return shared.send_parts_now(parts, to);
+            return shared.send_now(parts, len, to);
         }
-        if !shared.outbox.queue_write_parts(shared.id, to, parts, len) {
-            shared.counters.send_drops.add(1); // the send queue is full
-        }
-        Ok(())
-    }
-
-    /// Queues the write during a loop turn, sends it now outside one.
-    pub(crate) fn send(&self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {
-        let shared = &*self.shared;
-        shared.check_size(data.len(), to)?;
-        if !shared.outbox.in_turn() {
-            return shared.send_now(data, to);
-        }
-        if !shared.outbox.queue_write(shared.id, to, data) {
+        if !shared.outbox.queue_write(shared.id, to, parts, len) {
             shared.counters.send_drops.add(1); // the send queue is full
         }
         Ok(())
@@ -396,13 +380,13 @@ impl<'a> TransportMut<'a> {
     #[inline(never)]
     fn write_to_checked(&mut self, data: &[u8], to: SocketAddr) -> Result<(), WriteError> {
         let to = self.port.shared().destination(to)?;
-        self.send(data, to)
+        self.send(&[data], to)
     }
 
     /// Sends one datagram to the connected peer (Twisted's `write(data)` after `connect`).
     pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         let to = self.port.shared().connected_destination()?;
-        self.send(data, to)
+        self.send(&[data], to)
     }
 
     /// Sends one datagram made of `parts` to `to` (Twisted's `writeSequence(seq, addr)`), as
@@ -413,44 +397,34 @@ impl<'a> TransportMut<'a> {
         to: impl ToDatagramAddr,
     ) -> Result<(), WriteError> {
         let to = self.port.shared().destination(to.to_datagram_addr()?)?;
-        self.send_parts(parts, to)
+        self.send(parts, to)
     }
 
     /// Sends one datagram made of `parts` to the connected peer (Twisted's
     /// `writeSequence(seq)` after `connect`).
     pub fn write_sequence(&mut self, parts: &[&[u8]]) -> Result<(), WriteError> {
         let to = self.port.shared().connected_destination()?;
-        self.send_parts(parts, to)
+        self.send(parts, to)
     }
 
-    fn send_parts(&mut self, parts: &[&[u8]], to: Option<SocketAddr>) -> Result<(), WriteError> {
+    /// Queues one datagram (in one part or several) behind the kept transports' writes; a
+    /// single part that is received bytes is queued by position, without a copy.
+    fn send(&mut self, parts: &[&[u8]], to: Option<SocketAddr>) -> Result<(), WriteError> {
         let shared = self.port.shared();
         let Some(queue) = self.queue.as_deref_mut() else {
-            return self.port.transport().send_parts(parts, to);
+            return self.port.transport().send(parts, to);
         };
-        let len = parts.iter().map(|p| p.len()).sum();
+        let len = total_len(parts);
         shared.check_size(len, to)?;
         if !shared.outbox.in_turn() {
-            return shared.send_parts_now(parts, to);
+            return shared.send_now(parts, len, to);
         }
         shared.outbox.absorb_into(queue); // earlier writes through kept transports first
-        if !queue.push_parts(shared.id, to, parts, len) {
-            shared.counters.send_drops.add(1); // the send queue is full
-        }
-        Ok(())
-    }
-
-    fn send(&mut self, data: &[u8], to: Option<SocketAddr>) -> Result<(), WriteError> {
-        let shared = self.port.shared();
-        let Some(queue) = self.queue.as_deref_mut() else {
-            return self.port.transport().send(data, to);
+        let queued = match parts {
+            [data] => queue.push(shared.id, to, data, &self.received),
+            _ => queue.push_parts(shared.id, to, parts, len),
         };
-        shared.check_size(data.len(), to)?;
-        if !shared.outbox.in_turn() {
-            return shared.send_now(data, to);
-        }
-        shared.outbox.absorb_into(queue); // earlier writes through kept transports first
-        if !queue.push(shared.id, to, data, &self.received) {
+        if !queued {
             shared.counters.send_drops.add(1); // the send queue is full
         }
         Ok(())
@@ -469,4 +443,9 @@ impl fmt::Debug for TransportMut<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.port.transport(), f)
     }
+}
+
+/// The length of the datagram `parts` make.
+fn total_len(parts: &[&[u8]]) -> usize {
+    parts.iter().map(|p| p.len()).sum()
 }

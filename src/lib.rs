@@ -7,7 +7,7 @@ pub use gyre_protocols as protocols;
 pub use gyre_reactor::{
     Context, Core, DatagramProtocol, Handle, Outcome, Phase, PortStats, Reactor, ReactorState,
     ReactorStats, RemoteHandle, Resolver, SystemEvent, SystemResolver, ThreadReply, TriggerId,
-    activation, defer, error, task, testing, time, udp,
+    activation, defer, error, task, testing, time, udp, unix,
 };
 
 /// The names most programs use, in one import.

@@ -38,6 +38,7 @@ use crate::udp::outbox::Outbox;
 use crate::udp::port::{Port, PortId};
 use crate::udp::socket::PortSocket;
 use crate::udp::{ListenOptions, MAX_DATAGRAM, Transport, parse_interface, scoped};
+use crate::unix::dispatch::UnixEntry;
 
 /// The reactor as callbacks see it (Twisted's global `reactor`): open and list ports,
 /// schedule calls, resolve names, stop.
@@ -63,6 +64,7 @@ use crate::udp::{ListenOptions, MAX_DATAGRAM, Transport, parse_interface, scoped
 pub struct Core {
     pub(crate) poll: Poll,
     pub(crate) ports: PortTable,
+    pub(crate) unix_ports: PortTable<UnixEntry>,
     pub(crate) outbox: Rc<Outbox>,
     pub(crate) mailbox: Rc<Mailbox>,
     pub(crate) triggers: Triggers,
@@ -108,6 +110,7 @@ impl Core {
         Core {
             poll,
             ports: PortTable::default(),
+            unix_ports: PortTable::default(),
             outbox: Rc::default(),
             mailbox: Rc::new(mailbox),
             triggers: Triggers::default(),
@@ -274,6 +277,9 @@ impl Core {
     /// Gives the port its `stop_protocol` (if `notify`), closes its socket, and fires its
     /// `stop_listening` Deferred.
     pub(crate) fn close_port(&mut self, id: PortId, notify: bool) {
+        if id.is_unix() {
+            return self.close_unix_port(id, notify);
+        }
         let Some(mut entry) = self.ports.take(id) else {
             return;
         };
@@ -498,17 +504,44 @@ impl Core {
             events: c.events,
             timers_fired: timers.fired(),
             calls_run: c.calls_run,
-            ports_open: self.ports.len() as u64,
-            ports: c.closed_ports.plus(self.ports.totals()),
+            ports_open: (self.ports.len() + self.unix_ports.len()) as u64,
+            ports: c
+                .closed_ports
+                .plus(self.ports.totals())
+                .plus(self.unix_ports.totals()),
             callback_failures: c.callback_failures
                 + timers.panicked()
                 + self.mailbox.executor.panicked(),
         }
     }
 
-    /// Every open port's transport.
+    /// The port (of either kind) behind a `mio` token.
+    #[inline]
+    pub(crate) fn port_by_key(&self, key: usize) -> Option<PortId> {
+        match self.ports.by_key(key) {
+            None => self.unix_ports.by_key(key),
+            found => found,
+        }
+    }
+
+    /// Error readiness on a port: takes its pending socket error.
+    pub(crate) fn take_port_error(&self, id: PortId) {
+        match id.is_unix() {
+            false => self.ports.get(id).map(|e| e.port.take_error()),
+            true => self.unix_ports.get(id).map(|e| e.port.take_error()),
+        };
+    }
+
+    /// Every open port, of either kind.
+    pub(crate) fn port_ids(&self) -> Vec<PortId> {
+        let mut ids = self.ports.ids();
+        ids.extend(self.unix_ports.ids());
+        ids
+    }
+
+    /// Every open UDP port's transport.
     pub fn ports(&self) -> Vec<Transport> {
-        self.ports.transports()
+        self.ports.handles()
     }
 
     /// The reactor is being dropped: runs the calls other threads were promised, closes
@@ -519,10 +552,8 @@ impl Core {
     pub(crate) fn tear_down(&mut self) {
         self.ports_closed = true;
         self.close_entrances();
-        for id in self.ports.ids() {
-            if let Some(entry) = self.ports.take(id) {
-                self.finish_port(entry);
-            }
+        for id in self.port_ids() {
+            self.close_port(id, false);
         }
         self.outbox.close();
         self.outbox.discard_writes();

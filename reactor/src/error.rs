@@ -214,7 +214,8 @@ impl fmt::Display for InvalidAddress {
 
 impl Error for InvalidAddress {}
 
-/// Why `listen_udp` failed. Nothing is left open when it does.
+/// Why opening a port (`listen_udp`, `adopt_udp`, `listen_unix_datagram`, …) failed. Nothing
+/// is left open when it does.
 #[derive(Debug)]
 pub enum ListenError {
     /// The interface is not an IP literal (Twisted's `InvalidAddressError`).
@@ -224,6 +225,23 @@ pub enum ListenError {
         /// The address it tried to bind.
         address: std::net::SocketAddr,
         /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A UNIX datagram port could not be bound to `address` (Twisted's
+    /// `CannotListenError`): the path exists already (`AddrInUse`), its directory is missing
+    /// or not writable, …
+    CannotListenUnix {
+        /// The address asked for.
+        address: crate::unix::UnixAddress,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A UNIX datagram port could not connect to `address`: no socket there, or not a
+    /// datagram one (Twisted's `connectionFailed`).
+    CannotConnectUnix {
+        /// The peer's address.
+        address: crate::unix::UnixAddress,
+        /// Why.
         source: std::io::Error,
     },
     /// A socket could not be adopted (Twisted's `adoptDatagramPort`): the descriptor is not
@@ -247,6 +265,12 @@ impl fmt::Display for ListenError {
             ListenError::InvalidAddress(e) => write!(f, "cannot listen: {e}"),
             ListenError::CannotListen { address, source } => {
                 write!(f, "cannot listen on {address}: {source}")
+            }
+            ListenError::CannotListenUnix { address, source } => {
+                write!(f, "cannot listen on {address}: {source}")
+            }
+            ListenError::CannotConnectUnix { address, source } => {
+                write!(f, "cannot connect to {address}: {source}")
             }
             ListenError::CannotAdopt { fd, source } => {
                 write!(f, "cannot adopt descriptor {fd}: {source}")
@@ -281,6 +305,13 @@ pub enum WriteError {
         /// The address given.
         given: std::net::SocketAddr,
     },
+    /// A UNIX datagram port connected to one peer was asked to write to another.
+    WrongUnixPeer {
+        /// The peer the port is connected to.
+        connected: Box<crate::unix::UnixAddress>,
+        /// The address the write named.
+        given: Box<crate::unix::UnixAddress>,
+    },
     /// `connect` on a port that is already connected (Twisted raises `RuntimeError`).
     AlreadyConnected,
     /// The port was stopped.
@@ -300,6 +331,9 @@ impl fmt::Display for WriteError {
                 f.write_str("write without an address on an unconnected port")
             }
             WriteError::WrongPeer { connected, given } => {
+                write!(f, "the port is connected to {connected}, not {given}")
+            }
+            WriteError::WrongUnixPeer { connected, given } => {
                 write!(f, "the port is connected to {connected}, not {given}")
             }
             WriteError::AlreadyConnected => {

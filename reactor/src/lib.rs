@@ -108,6 +108,7 @@ pub mod task;
 pub mod testing;
 pub mod time;
 pub mod udp;
+pub mod unix;
 
 pub use crate::core::Core;
 pub use context::Context;

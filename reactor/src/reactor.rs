@@ -22,6 +22,7 @@ use crate::sys::{RecvBatch, SendBatch};
 use crate::time::{Clock, SystemClock, Timers};
 use crate::udp::port::PortId;
 use crate::udp::send_queue::SendQueue;
+use crate::unix;
 
 /// `mio` token of the waker that `call_from_thread` uses.
 const WAKER: Token = Token(usize::MAX);
@@ -257,13 +258,11 @@ impl Reactor {
                 WAKER => {}
                 SIGNALS => signalled = true,
                 Token(key) => {
-                    let Some(id) = self.core.ports.by_key(key) else {
+                    let Some(id) = self.core.port_by_key(key) else {
                         continue; // closed earlier this turn
                     };
                     if event.is_error() {
-                        if let Some(port) = self.core.ports.get(id) {
-                            port.take_error();
-                        }
+                        self.core.take_port_error(id);
                     }
                     self.to_read.push(id);
                 }
@@ -273,7 +272,15 @@ impl Reactor {
             self.handle_signals();
         }
         for &id in &self.to_read {
-            let drain = dispatch::read_port(&mut self.core, &mut self.batches, id, READ_BUDGET);
+            let drain = match id.is_unix() {
+                false => dispatch::read_port(&mut self.core, &mut self.batches, id, READ_BUDGET),
+                true => unix::dispatch::read_port(
+                    &mut self.core,
+                    &mut self.batches.recv,
+                    id,
+                    READ_BUDGET,
+                ),
+            };
             if drain == Drain::BudgetSpent {
                 self.still_readable.push(id);
             }
@@ -301,6 +308,10 @@ impl Reactor {
     /// Tells connected protocols about ICMP refusals their writes ran into.
     fn deliver_refusals(&mut self) {
         for id in self.core.outbox.take_refused() {
+            if id.is_unix() {
+                self.core.deliver_unix_refusals(id);
+                continue;
+            }
             let Some(mut entry) = self.core.ports.lend(id) else {
                 continue;
             };
@@ -364,7 +375,7 @@ impl Reactor {
         self.core
             .fire_triggers(Phase::During, SystemEvent::Shutdown);
         self.core.ports_closed = true;
-        for id in self.core.ports.ids() {
+        for id in self.core.port_ids() {
             self.core.close_port(id, true);
         }
         self.core.fire_triggers(Phase::After, SystemEvent::Shutdown);

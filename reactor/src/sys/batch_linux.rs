@@ -76,7 +76,7 @@ impl RecvBatch {
 
     /// Reads up to `BATCH` datagrams of at most `limit` bytes each (longer ones keep their
     /// real length, so [`len`](Self::len) shows them truncated). Returns how many.
-    pub(crate) fn recv(&mut self, socket: &UdpSocket, limit: usize) -> io::Result<usize> {
+    pub(crate) fn recv(&mut self, socket: &impl AsRawFd, limit: usize) -> io::Result<usize> {
         let len = limit.min(SLOT);
         if self.ready_for != len {
             self.set_up(len);
@@ -94,7 +94,7 @@ impl RecvBatch {
                 socket.as_raw_fd(),
                 self.headers.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC | libc::MSG_CMSG_CLOEXEC,
                 std::ptr::null_mut(),
             )
         };
@@ -103,6 +103,26 @@ impl RecvBatch {
         }
         self.filled = n as usize;
         Ok(self.filled)
+    }
+
+    /// [`recv`](Self::recv) from a UNIX datagram socket. A sender may pass descriptors
+    /// (`SCM_RIGHTS`) with a datagram; the kernel installs them in this process, so they are
+    /// closed here at once, before they can pile up.
+    pub(crate) fn recv_unix(
+        &mut self,
+        socket: &socket2::Socket,
+        limit: usize,
+    ) -> io::Result<usize> {
+        let n = self.recv(socket, limit)?;
+        for i in 0..n {
+            close_passed_fds(&self.headers[i].msg_hdr);
+        }
+        Ok(n)
+    }
+
+    /// The sender of datagram `i` of a [`recv_unix`](Self::recv_unix) batch.
+    pub(crate) fn unix_sender(&self, i: usize) -> crate::unix::UnixAddress {
+        super::unix::from_storage(&self.addrs[i], self.headers[i].msg_hdr.msg_namelen)
     }
 
     /// Puts one datagram in slot 0, as if received (for in-memory sockets); returns 1.
@@ -174,6 +194,31 @@ fn overflow_count(hdr: &libc::msghdr) -> Option<u32> {
         }
     }
     None
+}
+
+/// Closes the descriptors an `SCM_RIGHTS` control message in `hdr` carries.
+fn close_passed_fds(hdr: &libc::msghdr) {
+    if hdr.msg_controllen < size_of::<libc::cmsghdr>() as _ {
+        return;
+    }
+    // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR only walk within
+    // `msg_control[..msg_controllen]`, each header found is valid to read, and an
+    // `SCM_RIGHTS` payload is `cmsg_len - CMSG_LEN(0)` bytes of `c_int`s. Those descriptors
+    // were installed in this process by this very receive and nothing else holds them, so
+    // closing them closes nothing of anyone else's.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let fds = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                for k in 0..bytes / size_of::<libc::c_int>() {
+                    libc::close(std::ptr::read_unaligned(fds.add(k)));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
 }
 
 /// The address the kernel wrote: IPv4 inline (the common case), IPv6 out of line; a

@@ -22,6 +22,8 @@ pub(crate) struct RecvBatch {
     meta: Vec<Received>,
     /// Bytes each slot holds for the current batch.
     limit: usize,
+    /// The senders of a UNIX datagram batch.
+    unix_from: Vec<crate::unix::UnixAddress>,
 }
 
 impl RecvBatch {
@@ -30,6 +32,7 @@ impl RecvBatch {
             buffers: vec![0; BATCH * SLOT],
             meta: Vec::with_capacity(BATCH),
             limit: SLOT,
+            unix_from: Vec::with_capacity(BATCH),
         }
     }
 
@@ -51,6 +54,39 @@ impl RecvBatch {
             }
         }
         Ok(self.meta.len())
+    }
+
+    /// Reads datagrams from a UNIX datagram socket one `recv_from` at a time, as
+    /// [`recv`](Self::recv) does.
+    pub(crate) fn recv_unix(
+        &mut self,
+        socket: &socket2::Socket,
+        limit: usize,
+    ) -> io::Result<usize> {
+        self.limit = limit.min(SLOT);
+        self.meta.clear();
+        self.unix_from.clear();
+        while self.meta.len() < BATCH {
+            let start = self.meta.len() * SLOT;
+            match super::recv_unix_sender(socket, &mut self.buffers[start..start + self.limit]) {
+                Ok((len, from)) => {
+                    self.meta.push(Received {
+                        len,
+                        from: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    });
+                    self.unix_from.push(from);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) if !self.meta.is_empty() => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.meta.len())
+    }
+
+    /// The sender of datagram `i` of a [`recv_unix`](Self::recv_unix) batch.
+    pub(crate) fn unix_sender(&self, i: usize) -> crate::unix::UnixAddress {
+        self.unix_from[i]
     }
 
     /// Puts one datagram in slot 0, as if received (for in-memory sockets); returns 1.

@@ -19,6 +19,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 #[cfg(target_os = "linux")]
 mod linux;
+mod unix;
 #[cfg(target_os = "linux")]
 use linux as platform;
 #[cfg(not(target_os = "linux"))]
@@ -27,6 +28,10 @@ mod portable;
 use portable as platform;
 
 pub(crate) use platform::{drain_error_queue, raise_open_files_limit};
+pub(crate) use unix::{
+    bind_unix, connect_unix, file_identity, local_unix, remove_file, send_unix, set_mode,
+    unix_datagram,
+};
 
 /// How to set up a UDP socket before it is bound.
 #[derive(Debug, Clone, Default)]
@@ -95,6 +100,19 @@ pub(crate) fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Receiv
     Ok(Received { len, from })
 }
 
+/// Reads one datagram from a UNIX datagram socket into `buf`: its real length (when the
+/// kernel reports it) and its sender. (The portable batch path.)
+#[cfg_attr(all(target_os = "linux", not(gyre_portable_io)), allow(dead_code))]
+pub(crate) fn recv_unix_sender(
+    socket: &Socket,
+    buf: &mut [u8],
+) -> io::Result<(usize, crate::unix::UnixAddress)> {
+    // SAFETY: as in `recv_from`: the kernel writes only initialised bytes into `buf`.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    let (len, from) = socket.recv_from_with_flags(uninit, platform::TRUNC_FLAG)?;
+    Ok((len, unix::from_sockaddr(&from)))
+}
+
 /// Takes the socket's pending error (`SO_ERROR`), which clears it.
 pub(crate) fn take_error(socket: &UdpSocket) -> io::Result<Option<io::Error>> {
     socket.take_error()
@@ -111,22 +129,22 @@ pub(crate) fn set_broadcast(socket: &UdpSocket, on: bool) -> io::Result<()> {
 }
 
 /// `SO_RCVBUF` as the kernel reports it (Linux doubles what was asked).
-pub(crate) fn recv_buffer_size(socket: &UdpSocket) -> io::Result<usize> {
+pub(crate) fn recv_buffer_size(socket: &impl std::os::fd::AsFd) -> io::Result<usize> {
     SockRef::from(socket).recv_buffer_size()
 }
 
 /// Sets `SO_RCVBUF`.
-pub(crate) fn set_recv_buffer_size(socket: &UdpSocket, size: usize) -> io::Result<()> {
+pub(crate) fn set_recv_buffer_size(socket: &impl std::os::fd::AsFd, size: usize) -> io::Result<()> {
     SockRef::from(socket).set_recv_buffer_size(size)
 }
 
 /// `SO_SNDBUF` as the kernel reports it.
-pub(crate) fn send_buffer_size(socket: &UdpSocket) -> io::Result<usize> {
+pub(crate) fn send_buffer_size(socket: &impl std::os::fd::AsFd) -> io::Result<usize> {
     SockRef::from(socket).send_buffer_size()
 }
 
 /// Sets `SO_SNDBUF`.
-pub(crate) fn set_send_buffer_size(socket: &UdpSocket, size: usize) -> io::Result<()> {
+pub(crate) fn set_send_buffer_size(socket: &impl std::os::fd::AsFd, size: usize) -> io::Result<()> {
     SockRef::from(socket).set_send_buffer_size(size)
 }
 
@@ -243,11 +261,22 @@ pub(crate) fn poll_fd(poll: &mio::Poll) -> std::os::fd::BorrowedFd<'_> {
 }
 
 /// Sends `parts` as one datagram, gathered by the kernel (`sendmsg` with one iovec per part),
-/// to `to`, or to the connected peer with `None`. Up to 16 parts need no allocation.
+/// to `to`, or to the connected peer with `None`.
 pub(crate) fn send_vectored(
     socket: &UdpSocket,
     parts: &[&[u8]],
     to: Option<SocketAddr>,
+) -> io::Result<usize> {
+    let to = to.map(socket2::SockAddr::from);
+    send_gathered(SockRef::from(socket), parts, to.as_ref())
+}
+
+/// `sendmsg` of `parts` as one datagram on any datagram socket. Up to 16 parts need no
+/// allocation.
+fn send_gathered(
+    sock: SockRef<'_>,
+    parts: &[&[u8]],
+    to: Option<&socket2::SockAddr>,
 ) -> io::Result<usize> {
     const ON_STACK: usize = 16;
     let mut few = [io::IoSlice::new(&[]); ON_STACK];
@@ -261,9 +290,8 @@ pub(crate) fn send_vectored(
         many = parts.iter().map(|p| io::IoSlice::new(p)).collect();
         &many[..]
     };
-    let sock = SockRef::from(socket);
     match to {
-        Some(to) => sock.send_to_vectored(slices, &to.into()),
+        Some(to) => sock.send_to_vectored(slices, to),
         None => sock.send_vectored(slices),
     }
 }
@@ -427,7 +455,7 @@ impl RecvBatch {
 
 /// Registers a socket's fd for readable events under `token`. By fd, so the socket itself can
 /// stay shared (`Rc`) between its port and the transports that reach it weakly.
-pub(crate) fn register(registry: &Registry, socket: &UdpSocket, token: Token) -> io::Result<()> {
+pub(crate) fn register(registry: &Registry, socket: &impl AsRawFd, token: Token) -> io::Result<()> {
     registry.register(
         &mut SourceFd(&socket.as_raw_fd()),
         token,
@@ -436,6 +464,6 @@ pub(crate) fn register(registry: &Registry, socket: &UdpSocket, token: Token) ->
 }
 
 /// Removes a socket's fd from the poll.
-pub(crate) fn deregister(registry: &Registry, socket: &UdpSocket) -> io::Result<()> {
+pub(crate) fn deregister(registry: &Registry, socket: &impl AsRawFd) -> io::Result<()> {
     registry.deregister(&mut SourceFd(&socket.as_raw_fd()))
 }

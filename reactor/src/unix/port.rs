@@ -1,0 +1,323 @@
+//! [`UnixPort`]: one UNIX datagram port's socket-side life (Twisted's `unix.DatagramPort`):
+//! its socket, addresses, peer, state and counters; receiving a batch, sending, closing.
+//!
+//! Split like a UDP port: the reactor's table owns the [`UnixPort`] and with it the only
+//! strong reference to the socket; [`UnixShared`] is what the port's
+//! [`UnixTransport`]s share (addresses, state, counters, a weak reference to the socket), so
+//! a handle can never keep the socket open.
+//!
+//! Unlike UDP, a UNIX datagram socket is reliable: a peer whose queue is full makes the
+//! sender wait (`EAGAIN` here), nothing is lost on the way. So a write leaves at once (one
+//! `sendmsg`) and a full peer is the writer's error, not a silent drop.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::path::PathBuf;
+use std::rc::{Rc, Weak};
+
+use socket2::Socket;
+
+use super::UnixAddress;
+use super::transport::UnixTransport;
+use crate::defer::Deferred;
+use crate::error::{InvalidAddress, WriteError};
+use crate::stats::{PortCounters, PortStats};
+use crate::sys::{self, RecvBatch};
+use crate::udp::READ_ERRORS_BEFORE_CLOSING;
+use crate::udp::outbox::Outbox;
+use crate::udp::port::{Phase, PortId, Received};
+
+/// What a UNIX port's transports share with it.
+pub(crate) struct UnixShared {
+    pub id: PortId,
+    /// The protocol's log prefix.
+    pub prefix: Box<str>,
+    pub local: UnixAddress,
+    pub max_packet: usize,
+    pub outbox: Rc<Outbox>,
+    pub counters: PortCounters,
+    socket: Weak<Socket>,
+    phase: Cell<Phase>,
+    peer: Option<UnixAddress>,
+    stopped: RefCell<Option<Deferred<()>>>,
+    refusals: Cell<u32>,
+}
+
+impl UnixShared {
+    #[inline]
+    pub fn is_listening(&self) -> bool {
+        self.phase.get() == Phase::Listening
+    }
+
+    pub fn peer(&self) -> Option<UnixAddress> {
+        self.peer
+    }
+
+    /// The socket, while the port is open.
+    pub fn socket(&self) -> Result<Rc<Socket>, WriteError> {
+        match self.phase.get() {
+            Phase::Closed => Err(WriteError::PortClosed),
+            _ => self.socket.upgrade().ok_or(WriteError::PortClosed),
+        }
+    }
+
+    /// How gyre's logs name the port: `Echo (UNIX /run/echo.sock)`.
+    pub fn name(&self) -> String {
+        format!("{} (UNIX {})", self.prefix, self.local)
+    }
+
+    /// Where a write to `to` goes: `Some(to)` on an unconnected port, `None` (the peer) on a
+    /// connected one, which takes no other address.
+    pub fn destination(&self, to: UnixAddress) -> Result<Option<UnixAddress>, WriteError> {
+        if !self.is_listening() {
+            return Err(WriteError::PortClosed);
+        }
+        if to.is_unnamed() {
+            return Err(WriteError::InvalidAddress(InvalidAddress {
+                address: to.to_string(),
+                reason: "an unnamed socket cannot be written to",
+            }));
+        }
+        match self.peer {
+            None => Ok(Some(to)),
+            Some(peer) if peer == to => Ok(None),
+            Some(peer) => Err(WriteError::WrongUnixPeer {
+                connected: Box::new(peer),
+                given: Box::new(to),
+            }),
+        }
+    }
+
+    /// The connected peer, for `write` without an address.
+    pub fn connected_destination(&self) -> Result<Option<UnixAddress>, WriteError> {
+        if !self.is_listening() {
+            return Err(WriteError::PortClosed);
+        }
+        match self.peer {
+            Some(_) => Ok(None),
+            None => Err(WriteError::NotConnected),
+        }
+    }
+
+    /// Sends one datagram (`parts`, `len` bytes) now, retrying on EINTR. A peer with no room
+    /// is the caller's error (counted in `send_drops`: the datagram did not go); a refusal
+    /// on a connected port (the peer's socket is gone) is returned and also noted for
+    /// `connection_refused`.
+    pub fn send_now(
+        &self,
+        parts: &[&[u8]],
+        len: usize,
+        to: Option<&UnixAddress>,
+    ) -> Result<(), WriteError> {
+        let socket = self.socket()?;
+        loop {
+            let error = match sys::send_unix(&socket, parts, to) {
+                Ok(n) => {
+                    self.counters.datagrams_out.add(1);
+                    self.counters.bytes_out.add(n as u64);
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            match sys::classify_send_error(&error) {
+                sys::SendError::Interrupted => continue,
+                sys::SendError::TooLong => return Err(WriteError::MessageLength { size: len }),
+                sys::SendError::NoRoom => self.counters.send_drops.add(1),
+                sys::SendError::Refused if self.peer.is_some() => self.note_refusal(),
+                _ => {}
+            }
+            return Err(WriteError::Io(error));
+        }
+    }
+
+    /// Marks the port stopping and returns the Deferred that fires once it has closed (the
+    /// same one when asked again, a fired one once closed).
+    pub fn stop(&self) -> Deferred<()> {
+        match self.phase.get() {
+            Phase::Closed => Deferred::succeeded(()),
+            Phase::Stopping => self.stopped.borrow().clone().unwrap_or_default(),
+            Phase::Listening => {
+                let done = Deferred::new();
+                *self.stopped.borrow_mut() = Some(done.clone());
+                self.phase.set(Phase::Stopping);
+                self.outbox.note_stopping(self.id);
+                done
+            }
+        }
+    }
+
+    /// Notes a refusal for `connection_refused`.
+    pub fn note_refusal(&self) {
+        self.refusals.set(self.refusals.get() + 1);
+        self.outbox.note_refused(self.id);
+    }
+
+    /// Takes the refusals waiting for `connection_refused`, counting them.
+    pub fn take_refusals(&self) -> u32 {
+        let n = self.refusals.replace(0);
+        self.counters.refused.add(u64::from(n));
+        n
+    }
+
+    pub fn stats(&self) -> PortStats {
+        self.counters.snapshot()
+    }
+}
+
+/// A socket file this port created, to remove when it closes if it is still the same file.
+struct OwnedFile {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+/// One open UNIX datagram port, as the reactor owns it.
+pub(crate) struct UnixPort {
+    transport: UnixTransport,
+    /// The only strong reference: dropping the port closes the socket.
+    socket: Rc<Socket>,
+    file: Option<OwnedFile>,
+}
+
+/// A bound (and maybe connected) socket about to become a port.
+pub(crate) struct NewUnixPort {
+    pub socket: Socket,
+    pub local: UnixAddress,
+    pub peer: Option<UnixAddress>,
+    pub max_packet: usize,
+    /// The socket file bind created, if any.
+    pub created: Option<PathBuf>,
+}
+
+impl UnixPort {
+    pub fn new(id: PortId, prefix: String, new: NewUnixPort, outbox: Rc<Outbox>) -> UnixPort {
+        let file = new.created.and_then(|path| {
+            let identity = sys::file_identity(&path).ok()?;
+            Some(OwnedFile { path, identity })
+        });
+        let socket = Rc::new(new.socket);
+        let shared = UnixShared {
+            id,
+            prefix: prefix.into_boxed_str(),
+            local: new.local,
+            max_packet: new.max_packet,
+            outbox,
+            counters: PortCounters::default(),
+            socket: Rc::downgrade(&socket),
+            phase: Cell::new(Phase::Listening),
+            peer: new.peer,
+            stopped: RefCell::new(None),
+            refusals: Cell::new(0),
+        };
+        UnixPort {
+            transport: UnixTransport::new(Rc::new(shared)),
+            socket,
+            file,
+        }
+    }
+
+    #[inline]
+    pub fn shared(&self) -> &UnixShared {
+        self.transport.shared()
+    }
+
+    pub fn transport(&self) -> &UnixTransport {
+        &self.transport
+    }
+
+    pub fn id(&self) -> PortId {
+        self.shared().id
+    }
+
+    /// Registers the socket with the poll for readable events.
+    pub fn register(&self, registry: &mio::Registry) -> io::Result<()> {
+        sys::register(registry, &*self.socket, mio::Token(self.id().key))
+    }
+
+    /// One batched receive, counted; as a UDP port's, with the errors of a UNIX socket.
+    pub fn receive(&self, batch: &mut RecvBatch) -> Received {
+        let shared = self.shared();
+        let limit = shared.max_packet;
+        let mut errors = 0;
+        loop {
+            match batch.recv_unix(&self.socket, limit + 1) {
+                Ok(n) => {
+                    self.count_received(batch, n, limit);
+                    return Received::Datagrams { n, limit };
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Received::Empty,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                    ) && shared.peer.is_some() =>
+                {
+                    shared.counters.refused.add(1);
+                    return Received::Refused;
+                }
+                Err(e) => {
+                    shared.counters.read_errors.add(1);
+                    log::error!(target: "gyre::unix", "{}: receive failed: {e}", shared.name());
+                    errors += 1;
+                    if errors == READ_ERRORS_BEFORE_CLOSING {
+                        return Received::Broken;
+                    }
+                }
+            }
+        }
+    }
+
+    fn count_received(&self, batch: &RecvBatch, n: usize, limit: usize) {
+        let shared = self.shared();
+        for (i, len) in batch.lens(n).enumerate() {
+            if len <= limit {
+                shared.counters.datagrams_in.add(1);
+                shared.counters.bytes_in.add(len as u64);
+            } else {
+                shared.counters.truncated.add(1);
+                log::warn!(target: "gyre::unix",
+                    "{}: dropped a datagram from {} longer than max_packet_size ({limit} bytes)",
+                    shared.name(), batch.unix_sender(i));
+            }
+        }
+    }
+
+    /// Error readiness: takes the pending socket error; a refusal on a connected port is
+    /// noted for `connection_refused`.
+    pub fn take_error(&self) {
+        let shared = self.shared();
+        match self.socket.take_error() {
+            Ok(Some(e))
+                if e.kind() == io::ErrorKind::ConnectionRefused && shared.peer.is_some() =>
+            {
+                shared.note_refusal()
+            }
+            Ok(Some(e)) => log::debug!(target: "gyre::unix", "{}: socket error {e}", shared.name()),
+            _ => {}
+        }
+    }
+
+    /// Stops reading, marks the port closed and removes the socket file it created (if that
+    /// path still names the same file); returns the Deferred `stop_listening` gave out.
+    pub fn close(&mut self, registry: &mio::Registry) -> Option<Deferred<()>> {
+        let shared = self.transport.shared();
+        if let Err(e) = sys::deregister(registry, &*self.socket) {
+            log::debug!(target: "gyre::unix", "{}: deregister: {e}", shared.name());
+        }
+        shared.phase.set(Phase::Closed);
+        if let Some(file) = self.file.take() {
+            if sys::file_identity(&file.path).ok() == Some(file.identity) {
+                if let Err(e) = sys::remove_file(&file.path) {
+                    log::warn!(target: "gyre::unix", "{}: cannot remove the socket file: {e}", shared.name());
+                }
+            }
+        }
+        shared.stopped.borrow_mut().take()
+    }
+}
+
+impl Drop for UnixPort {
+    fn drop(&mut self) {
+        self.shared().phase.set(Phase::Closed);
+    }
+}

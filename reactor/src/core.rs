@@ -234,7 +234,7 @@ impl Core {
         new: NewPort,
         protocol: P,
     ) -> Result<Transport, ListenError> {
-        let prefix = log_prefix(&protocol);
+        let prefix = guard::log_prefix(|| protocol.log_prefix().into(), std::any::type_name::<P>());
         let id = self.ports.next_id();
         new.socket
             .register(self.poll.registry(), Token(id.key))
@@ -296,10 +296,23 @@ impl Core {
     fn finish_port(&mut self, mut entry: Entry) {
         let done = entry.port.close(self.poll.registry());
         let shared = entry.port.shared();
-        self.counters.closed_ports = self.counters.closed_ports.plus(shared.stats());
         log::info!(target: "gyre::udp", "(UDP Port {} Closed)", shared.local.port());
-        let name = shared.name().to_string();
-        if guard::drop_guarded(entry, &name) {
+        let (stats, name) = (shared.stats(), shared.name().to_string());
+        self.retire_port(entry, stats, &name, done);
+    }
+
+    /// The end of a closed port of either kind: its counters go to the closed ports' totals,
+    /// its entry (with the protocol) is dropped where a panicking `Drop` is caught, and its
+    /// `stop_listening` Deferred fires.
+    pub(crate) fn retire_port<E>(
+        &mut self,
+        entry: E,
+        stats: crate::stats::PortStats,
+        name: &str,
+        done: Option<Deferred<()>>,
+    ) {
+        self.counters.closed_ports = self.counters.closed_ports.plus(stats);
+        if guard::drop_guarded(entry, name) {
             self.counters.callback_failures += 1;
         }
         if let Some(done) = done {
@@ -606,19 +619,6 @@ impl Core {
         if let Err(message) = guard::catch(|| call(self)) {
             self.counters.callback_failures += 1;
             log::error!(target: "gyre::reactor", "{what} panicked: {message}");
-        }
-    }
-}
-
-/// The protocol's `log_prefix`; a panicking one falls back to the type's name (and is
-/// logged), never failing the listen.
-fn log_prefix<P: DatagramProtocol>(protocol: &P) -> String {
-    match guard::catch(|| protocol.log_prefix().to_string()) {
-        Ok(prefix) => prefix,
-        Err(message) => {
-            log::error!(target: "gyre::udp", "log_prefix panicked: {message}");
-            let name = std::any::type_name::<P>();
-            name.rsplit("::").next().unwrap_or(name).to_string()
         }
     }
 }

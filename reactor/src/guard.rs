@@ -23,3 +23,19 @@ pub(crate) fn drop_guarded<T>(value: T, what: &str) -> bool {
         }
     }
 }
+
+/// A protocol's log prefix, from `prefix` (its `log_prefix`); a panicking one falls back to
+/// the last segment of `type_name` (and is logged), never failing the listen.
+pub(crate) fn log_prefix(prefix: impl FnOnce() -> String, type_name: &str) -> String {
+    match catch(prefix) {
+        Ok(prefix) => prefix,
+        Err(message) => {
+            log::error!(target: "gyre::reactor", "log_prefix panicked: {message}");
+            type_name
+                .rsplit("::")
+                .next()
+                .unwrap_or(type_name)
+                .to_string()
+        }
+    }
+}

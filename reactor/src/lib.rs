@@ -96,6 +96,7 @@ mod guard;
 mod handle;
 mod lifecycle;
 mod mailbox;
+mod port_state;
 mod ports;
 mod protocol;
 mod reactor;

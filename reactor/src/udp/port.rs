@@ -13,7 +13,7 @@
 //!   queues (size, family, port 0, closed) lives here, so those checks fail at once wherever
 //!   the write comes from.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
@@ -25,6 +25,7 @@ use super::socket::PortSocket;
 use super::transport::Transport;
 use crate::defer::Deferred;
 use crate::error::{InvalidAddress, WriteError};
+use crate::port_state::{Phase, PortState, after_receive_error};
 use crate::stats::{PortCounters, PortStats};
 use crate::sys::{self, RecvBatch, SendBatch};
 
@@ -37,17 +38,6 @@ pub(crate) struct PortId {
     pub serial: u64,
 }
 
-/// Where a port is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// Open: reading and writing.
-    Listening,
-    /// `stop_listening` was called: no more reading; it closes on the loop's lifecycle step.
-    Stopping,
-    /// Closed: its socket is gone.
-    Closed,
-}
-
 /// The largest UDP payload over IPv4 (65,535 − 8 − 20).
 const MAX_PAYLOAD_V4: usize = 65_507;
 /// The largest UDP payload over IPv6 without jumbograms (65,535 − 8).
@@ -56,6 +46,8 @@ const MAX_PAYLOAD_V6: usize = 65_527;
 /// The part of a port its transports share: everything but the socket itself.
 pub(crate) struct PortShared {
     pub id: PortId,
+    /// Listening, stopping or closed; the stop Deferred; refusals waiting.
+    pub state: PortState,
     /// The protocol's log prefix (`"Echo"`), for logs and `str(port)`.
     pub prefix: Box<str>,
     pub local: SocketAddr,
@@ -64,14 +56,9 @@ pub(crate) struct PortShared {
     pub outbox: Rc<Outbox>,
     pub counters: PortCounters,
     socket: Weak<PortSocket>,
-    phase: Cell<Phase>,
     peer: Cell<Option<SocketAddr>>,
     /// `peer.is_some()`, kept apart so the write path tests one byte, not an address.
     connected: Cell<bool>,
-    /// The Deferred `stop_listening` returned, fired when the port has closed.
-    stopped: RefCell<Option<Deferred<()>>>,
-    /// ICMP refusals seen by writes that still wait for `connection_refused`.
-    refusals: Cell<u32>,
 }
 
 impl PortShared {
@@ -82,7 +69,7 @@ impl PortShared {
 
     #[inline]
     pub fn is_listening(&self) -> bool {
-        self.phase.get() == Phase::Listening
+        self.state.is_listening()
     }
 
     pub fn peer(&self) -> Option<SocketAddr> {
@@ -91,7 +78,7 @@ impl PortShared {
 
     /// The socket, while the port is open.
     pub fn socket(&self) -> Result<Rc<PortSocket>, WriteError> {
-        match self.phase.get() {
+        match self.state.phase() {
             Phase::Closed => Err(WriteError::PortClosed),
             _ => self.socket.upgrade().ok_or(WriteError::PortClosed),
         }
@@ -103,7 +90,7 @@ impl PortShared {
     /// and [`check_size`](Self::check_size) say what to do.
     #[inline]
     pub fn plain_destination(&self, to: &SocketAddr, len: usize) -> bool {
-        self.phase.get() == Phase::Listening
+        self.state.is_listening()
             && !self.connected.get()
             && to.is_ipv4() == self.local.is_ipv4()
             && to.port() != 0
@@ -173,36 +160,23 @@ impl PortShared {
         Ok(())
     }
 
-    /// Marks the port stopping and returns the Deferred that fires once it has closed; the
-    /// same one when asked again, a fired one once closed. The loop closes it later.
+    /// Marks the port stopping and returns the Deferred that fires once it has closed (see
+    /// [`PortState::stop`]).
     pub fn stop(&self) -> Deferred<()> {
-        match self.phase.get() {
-            Phase::Closed => Deferred::succeeded(()),
-            Phase::Stopping => self.stopped.borrow().clone().unwrap_or_default(),
-            Phase::Listening => {
-                let done = Deferred::new();
-                *self.stopped.borrow_mut() = Some(done.clone());
-                self.phase.set(Phase::Stopping);
-                self.outbox.note_stopping(self.id);
-                done
-            }
-        }
+        self.state.stop()
     }
 
     /// Notes an ICMP refusal for `connection_refused` (connected ports only; on others the
     /// kernel does not report them this way).
     pub fn note_refusal(&self) {
         if self.peer.get().is_some() {
-            self.refusals.set(self.refusals.get() + 1);
-            self.outbox.note_refused(self.id);
+            self.state.note_refusal();
         }
     }
 
     /// Takes the refusals waiting for `connection_refused`, counting them.
     pub fn take_refusals(&self) -> u32 {
-        let n = self.refusals.replace(0);
-        self.counters.refused.add(u64::from(n));
-        n
+        self.state.take_refusals(&self.counters.refused)
     }
 
     pub fn stats(&self) -> PortStats {
@@ -296,6 +270,7 @@ impl Port {
         let socket = Rc::new(socket);
         let shared = PortShared {
             id,
+            state: PortState::new(id, outbox.clone()),
             prefix: prefix.into_boxed_str(),
             local,
             dual_stack,
@@ -303,11 +278,8 @@ impl Port {
             outbox,
             counters: PortCounters::default(),
             socket: Rc::downgrade(&socket),
-            phase: Cell::new(Phase::Listening),
             peer: Cell::new(None),
             connected: Cell::new(false),
-            stopped: RefCell::new(None),
-            refusals: Cell::new(0),
         };
         Port {
             transport: Transport::new(Rc::new(shared)),
@@ -342,23 +314,21 @@ impl Port {
                     return Received::Datagrams { n, limit };
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Received::Empty,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    if shared.peer().is_none() {
-                        continue; // no one to tell on an unconnected port (Twisted ignores it too)
-                    }
-                    shared.counters.refused.add(1);
-                    return Received::Refused;
-                }
                 Err(e) => {
-                    shared.counters.read_errors.add(1);
-                    log::error!(target: "gyre::udp", "{}: receive failed: {e}", shared.name());
-                    errors += 1;
-                    if errors == READ_ERRORS_BEFORE_CLOSING {
-                        return Received::Broken;
+                    let refusal = e.kind() == io::ErrorKind::ConnectionRefused;
+                    let connected = shared.peer().is_some();
+                    let (counters, name) = (&shared.counters, shared.name());
+                    if let Some(end) = after_receive_error(
+                        "gyre::udp",
+                        &e,
+                        refusal,
+                        connected,
+                        counters,
+                        &name,
+                        &mut errors,
+                    ) {
+                        return end;
                     }
-                    // An ICMP error for a connected peer (host or network unreachable) is
-                    // consumed by the receive that reports it: read on.
                 }
             }
         }
@@ -594,14 +564,13 @@ impl Port {
         if let Err(e) = self.socket.deregister(registry) {
             log::debug!(target: "gyre::udp", "{}: deregister: {e}", shared.name());
         }
-        shared.phase.set(Phase::Closed);
-        shared.stopped.borrow_mut().take()
+        shared.state.close()
     }
 }
 
 impl Drop for Port {
     fn drop(&mut self) {
-        self.shared().phase.set(Phase::Closed);
+        self.shared().state.mark_closed();
     }
 }
 

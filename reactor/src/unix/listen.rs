@@ -122,7 +122,7 @@ impl Core {
         new: NewUnixPort,
         protocol: P,
     ) -> Result<UnixTransport, ListenError> {
-        let prefix = log_prefix(&protocol);
+        let prefix = guard::log_prefix(|| protocol.log_prefix().into(), std::any::type_name::<P>());
         let id = self.unix_ports.next_id();
         let local = new.local;
         let mut port = UnixPort::new(id, prefix, new, self.outbox.clone());
@@ -172,15 +172,9 @@ impl Core {
     fn finish_unix_port(&mut self, mut entry: UnixEntry) {
         let done = entry.port.close(self.poll.registry());
         let shared = entry.port.shared();
-        self.counters.closed_ports = self.counters.closed_ports.plus(shared.stats());
         log::info!(target: "gyre::unix", "(Port '{}' Closed)", shared.local);
-        let name = shared.name();
-        if guard::drop_guarded(entry, &name) {
-            self.counters.callback_failures += 1;
-        }
-        if let Some(done) = done {
-            let _ = done.callback(());
-        }
+        let (stats, name) = (shared.stats(), shared.name());
+        self.retire_port(entry, stats, &name, done);
     }
 
     /// Tells a connected UNIX protocol about the refusals its writes met.
@@ -199,17 +193,5 @@ impl Core {
     /// Every open UNIX datagram port's transport.
     pub fn unix_ports(&self) -> Vec<UnixTransport> {
         self.unix_ports.handles()
-    }
-}
-
-/// The protocol's `log_prefix`; a panicking one falls back to the type's name.
-fn log_prefix<P: UnixDatagramProtocol>(protocol: &P) -> String {
-    match guard::catch(|| protocol.log_prefix().to_string()) {
-        Ok(prefix) => prefix,
-        Err(message) => {
-            log::error!(target: "gyre::unix", "log_prefix panicked: {message}");
-            let name = std::any::type_name::<P>();
-            name.rsplit("::").next().unwrap_or(name).to_string()
-        }
     }
 }

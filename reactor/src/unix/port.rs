@@ -10,7 +10,6 @@
 //! sender wait (`EAGAIN` here), nothing is lost on the way. So a write leaves at once (one
 //! `sendmsg`) and a full peer is the writer's error, not a silent drop.
 
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
@@ -21,32 +20,30 @@ use super::UnixAddress;
 use super::transport::UnixTransport;
 use crate::defer::Deferred;
 use crate::error::{InvalidAddress, WriteError};
+use crate::port_state::{Phase, PortState, after_receive_error};
 use crate::stats::{PortCounters, PortStats};
 use crate::sys::{self, RecvBatch};
-use crate::udp::READ_ERRORS_BEFORE_CLOSING;
 use crate::udp::outbox::Outbox;
-use crate::udp::port::{Phase, PortId, Received};
+use crate::udp::port::{PortId, Received};
 
 /// What a UNIX port's transports share with it.
 pub(crate) struct UnixShared {
     pub id: PortId,
+    /// Listening, stopping or closed; the stop Deferred; refusals waiting.
+    pub state: PortState,
     /// The protocol's log prefix.
     pub prefix: Box<str>,
     pub local: UnixAddress,
     pub max_packet: usize,
-    pub outbox: Rc<Outbox>,
     pub counters: PortCounters,
     socket: Weak<Socket>,
-    phase: Cell<Phase>,
     peer: Option<UnixAddress>,
-    stopped: RefCell<Option<Deferred<()>>>,
-    refusals: Cell<u32>,
 }
 
 impl UnixShared {
     #[inline]
     pub fn is_listening(&self) -> bool {
-        self.phase.get() == Phase::Listening
+        self.state.is_listening()
     }
 
     pub fn peer(&self) -> Option<UnixAddress> {
@@ -55,7 +52,7 @@ impl UnixShared {
 
     /// The socket, while the port is open.
     pub fn socket(&self) -> Result<Rc<Socket>, WriteError> {
-        match self.phase.get() {
+        match self.state.phase() {
             Phase::Closed => Err(WriteError::PortClosed),
             _ => self.socket.upgrade().ok_or(WriteError::PortClosed),
         }
@@ -123,40 +120,16 @@ impl UnixShared {
                 sys::SendError::Interrupted => continue,
                 sys::SendError::TooLong => return Err(WriteError::MessageLength { size: len }),
                 sys::SendError::NoRoom => self.counters.send_drops.add(1),
-                sys::SendError::Refused if self.peer.is_some() => self.note_refusal(),
+                sys::SendError::Refused if self.peer.is_some() => self.state.note_refusal(),
                 _ => {}
             }
             return Err(WriteError::Io(error));
         }
     }
 
-    /// Marks the port stopping and returns the Deferred that fires once it has closed (the
-    /// same one when asked again, a fired one once closed).
-    pub fn stop(&self) -> Deferred<()> {
-        match self.phase.get() {
-            Phase::Closed => Deferred::succeeded(()),
-            Phase::Stopping => self.stopped.borrow().clone().unwrap_or_default(),
-            Phase::Listening => {
-                let done = Deferred::new();
-                *self.stopped.borrow_mut() = Some(done.clone());
-                self.phase.set(Phase::Stopping);
-                self.outbox.note_stopping(self.id);
-                done
-            }
-        }
-    }
-
-    /// Notes a refusal for `connection_refused`.
-    pub fn note_refusal(&self) {
-        self.refusals.set(self.refusals.get() + 1);
-        self.outbox.note_refused(self.id);
-    }
-
     /// Takes the refusals waiting for `connection_refused`, counting them.
     pub fn take_refusals(&self) -> u32 {
-        let n = self.refusals.replace(0);
-        self.counters.refused.add(u64::from(n));
-        n
+        self.state.take_refusals(&self.counters.refused)
     }
 
     pub fn stats(&self) -> PortStats {
@@ -197,16 +170,13 @@ impl UnixPort {
         let socket = Rc::new(new.socket);
         let shared = UnixShared {
             id,
+            state: PortState::new(id, outbox),
             prefix: prefix.into_boxed_str(),
             local: new.local,
             max_packet: new.max_packet,
-            outbox,
             counters: PortCounters::default(),
             socket: Rc::downgrade(&socket),
-            phase: Cell::new(Phase::Listening),
             peer: new.peer,
-            stopped: RefCell::new(None),
-            refusals: Cell::new(0),
         };
         UnixPort {
             transport: UnixTransport::new(Rc::new(shared)),
@@ -245,22 +215,24 @@ impl UnixPort {
                     return Received::Datagrams { n, limit };
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Received::Empty,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if matches!(
+                Err(e) => {
+                    // The peer's socket closed: Linux says "refused" or "reset".
+                    let refusal = matches!(
                         e.kind(),
                         io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
-                    ) && shared.peer.is_some() =>
-                {
-                    shared.counters.refused.add(1);
-                    return Received::Refused;
-                }
-                Err(e) => {
-                    shared.counters.read_errors.add(1);
-                    log::error!(target: "gyre::unix", "{}: receive failed: {e}", shared.name());
-                    errors += 1;
-                    if errors == READ_ERRORS_BEFORE_CLOSING {
-                        return Received::Broken;
+                    );
+                    let connected = shared.peer.is_some();
+                    let (counters, name) = (&shared.counters, shared.name());
+                    if let Some(end) = after_receive_error(
+                        "gyre::unix",
+                        &e,
+                        refusal,
+                        connected,
+                        counters,
+                        &name,
+                        &mut errors,
+                    ) {
+                        return end;
                     }
                 }
             }
@@ -290,7 +262,7 @@ impl UnixPort {
             Ok(Some(e))
                 if e.kind() == io::ErrorKind::ConnectionRefused && shared.peer.is_some() =>
             {
-                shared.note_refusal()
+                shared.state.note_refusal()
             }
             Ok(Some(e)) => log::debug!(target: "gyre::unix", "{}: socket error {e}", shared.name()),
             _ => {}
@@ -304,7 +276,7 @@ impl UnixPort {
         if let Err(e) = sys::deregister(registry, &*self.socket) {
             log::debug!(target: "gyre::unix", "{}: deregister: {e}", shared.name());
         }
-        shared.phase.set(Phase::Closed);
+        let done = shared.state.close();
         if let Some(file) = self.file.take() {
             if sys::file_identity(&file.path).ok() == Some(file.identity) {
                 if let Err(e) = sys::remove_file(&file.path) {
@@ -312,12 +284,12 @@ impl UnixPort {
                 }
             }
         }
-        shared.stopped.borrow_mut().take()
+        done
     }
 }
 
 impl Drop for UnixPort {
     fn drop(&mut self) {
-        self.shared().phase.set(Phase::Closed);
+        self.shared().state.mark_closed();
     }
 }

@@ -128,7 +128,7 @@ impl UnixTransport {
     /// `stop_protocol` runs on a later step, the socket closes (its file is removed, if the
     /// port created it and the path still names it), and the returned Deferred fires.
     pub fn stop_listening(&self) -> Deferred<()> {
-        self.shared.stop()
+        self.shared.state.stop()
     }
 
     /// `SO_RCVBUF` as the kernel reports it.

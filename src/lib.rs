@@ -28,3 +28,7 @@ struct InternalsDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/porting-from-twisted.md")]
 struct PortingDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/datagram-errors.md")]
+struct DatagramErrorsDoctests;

@@ -13,7 +13,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -35,8 +35,7 @@ use crate::stats::{ReactorCounters, ReactorStats};
 use crate::sys;
 use crate::time::{DelayedCall, Timers};
 use crate::udp::outbox::Outbox;
-use crate::udp::port::{Port, PortId};
-use crate::udp::socket::PortSocket;
+use crate::udp::port::{NewPort, Port, PortId};
 use crate::udp::{ListenOptions, MAX_DATAGRAM, Transport, parse_interface, scoped};
 use crate::unix::dispatch::UnixEntry;
 
@@ -74,35 +73,6 @@ pub struct Core {
     pub(crate) counters: ReactorCounters,
     /// Set once shutdown has closed the ports for good: no new port may open.
     pub(crate) ports_closed: bool,
-}
-
-/// A bound socket about to become a port.
-pub(crate) struct NewPort {
-    pub socket: PortSocket,
-    /// The address asked for (for errors).
-    pub address: SocketAddr,
-    pub local: SocketAddr,
-    pub dual_stack: bool,
-    pub max_packet: usize,
-}
-
-impl NewPort {
-    /// A bound OS socket, to open as a port (`address`: the address asked for).
-    fn os(
-        socket: mio::net::UdpSocket,
-        address: SocketAddr,
-        max_packet: usize,
-    ) -> std::io::Result<NewPort> {
-        let local = socket.local_addr()?;
-        let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
-        Ok(NewPort {
-            socket: PortSocket::Os(socket),
-            address,
-            local,
-            dual_stack,
-            max_packet,
-        })
-    }
 }
 
 impl Core {
@@ -166,6 +136,10 @@ impl Core {
         let cannot = |source| ListenError::CannotListen { address, source };
         let socket = sys::bind_udp(address, &options.setup).map_err(cannot)?;
         let new = NewPort::os(socket, address, options.max_packet_size).map_err(cannot)?;
+        let new = NewPort {
+            icmp_errors: options.setup.recv_err,
+            ..new
+        };
         self.open_port(new, protocol)
     }
 
@@ -242,16 +216,8 @@ impl Core {
                 address: new.address,
                 source,
             })?;
-        let (local, outbox) = (new.local, self.outbox.clone());
-        let port = Port::new(
-            id,
-            prefix,
-            new.socket,
-            local,
-            new.dual_stack,
-            new.max_packet,
-            outbox,
-        );
+        let local = new.local;
+        let port = Port::new(id, prefix, new, self.outbox.clone());
         let transport = port.transport().clone();
         self.ports.insert_lent(transport.clone());
         log::info!(target: "gyre::udp", "{} starting on {}", port.shared().prefix, local.port());

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::context::Context;
 use crate::defer::Failure;
+use crate::udp::IcmpError;
 
 /// What a protocol callback returns. `Err` is Twisted's raised exception: it is logged with
 /// the port, counted, and the port keeps working. `?` converts any error.
@@ -54,6 +55,15 @@ pub trait DatagramProtocol: 'static {
     /// unreachable" (Twisted's `connectionRefused`). The port stays open.
     fn connection_refused(&mut self, cx: &mut Context<'_>) -> Outcome {
         let _ = cx;
+        Ok(())
+    }
+
+    /// An ICMP error about a datagram this port sent (ports listening with
+    /// [`ListenOptions::icmp_errors`](crate::udp::ListenOptions::icmp_errors) only; not in
+    /// Twisted): called after the callback or turn in which the kernel reported it, once per
+    /// report. The port stays open.
+    fn icmp_error(&mut self, cx: &mut Context<'_>, error: &IcmpError) -> Outcome {
+        let _ = (cx, error);
         Ok(())
     }
 

@@ -198,7 +198,7 @@ impl Reactor {
         self.read_ports(); // 3. read ready ports, hand datagrams to protocols
         self.run_sources(); // 4. timers due, calls from threads, queued calls, tasks
         self.flush_writes(); // 5. send what was written since the last batch
-        self.deliver_refusals(); // 6. ICMP refusals seen by writes → connection_refused
+        self.deliver_errors(); // 6. ICMP errors: connection_refused, icmp_error
         self.apply_lifecycle(); // 7. close stopped ports; shutdown steps
         self.core.counters.turns += 1;
         Ok(())
@@ -305,8 +305,9 @@ impl Reactor {
         self.core.outbox.set_in_turn(false);
     }
 
-    /// Tells connected protocols about ICMP refusals their writes ran into.
-    fn deliver_refusals(&mut self) {
+    /// Tells protocols about the errors their ports met: ICMP refusals on connected ports
+    /// (`connection_refused`), ICMP errors on ports that report them (`icmp_error`).
+    fn deliver_errors(&mut self) {
         for id in self.core.outbox.take_refused() {
             if id.is_unix() {
                 self.core.deliver_unix_refusals(id);
@@ -320,6 +321,11 @@ impl Reactor {
                     dispatch::call(&mut entry, &mut self.core, "connection_refused", |p, cx| {
                         p.connection_refused(cx)
                     });
+            }
+            while let Some(error) = entry.port.shared().next_icmp() {
+                let _ = dispatch::call(&mut entry, &mut self.core, "icmp_error", |p, cx| {
+                    p.icmp_error(cx, &error)
+                });
             }
             self.core.ports.put_back(entry);
         }

@@ -51,6 +51,10 @@ pub struct PortStats {
     /// System calls that sent several datagrams at once with UDP GSO (`UDP_SEGMENT`, Linux);
     /// their datagrams are counted in `datagrams_out` as usual.
     pub gso_sends: u64,
+    /// ICMP errors the kernel reported about datagrams this port sent (ports listening with
+    /// [`icmp_errors`](crate::udp::ListenOptions::icmp_errors) on), each passed to
+    /// `icmp_error`.
+    pub icmp_errors: u64,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +69,7 @@ pub(crate) struct PortCounters {
     pub read_errors: Counter,
     pub kernel_drops: Counter,
     pub gso_sends: Counter,
+    pub icmp_errors: Counter,
 }
 
 impl PortCounters {
@@ -80,6 +85,7 @@ impl PortCounters {
             read_errors: self.read_errors.get(),
             kernel_drops: self.kernel_drops.get(),
             gso_sends: self.gso_sends.get(),
+            icmp_errors: self.icmp_errors.get(),
         }
     }
 }
@@ -128,6 +134,7 @@ impl PortStats {
             read_errors: self.read_errors + o.read_errors,
             kernel_drops: self.kernel_drops + o.kernel_drops,
             gso_sends: self.gso_sends + o.gso_sends,
+            icmp_errors: self.icmp_errors + o.icmp_errors,
         }
     }
 }

@@ -15,10 +15,11 @@ use std::sync::Once;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::core::{Core, NewPort};
+use crate::core::Core;
 use crate::error::{InvalidAddress, ListenError};
 use crate::protocol::DatagramProtocol;
 use crate::udp::outbox::Outbox;
+use crate::udp::port::NewPort;
 use crate::udp::port::PortId;
 use crate::udp::socket::{Arrival, MemorySocket, PortSocket, Wire};
 use crate::udp::{MAX_DATAGRAM, ToDatagramAddr, Transport};
@@ -212,6 +213,7 @@ impl Core {
             local,
             dual_stack: false,
             max_packet: MAX_DATAGRAM,
+            icmp_errors: false,
         };
         let transport = self.open_port(port, protocol)?;
         let wire = MemoryWire {

@@ -3,11 +3,12 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 use mio::net::UdpSocket;
 
+use super::sockaddr::parse_address;
 use super::{BATCH, SLOT};
 
 /// Room for one `SO_RXQ_OVFL` control message (a `u32`), aligned as the kernel writes it.
@@ -218,42 +219,6 @@ fn close_passed_fds(hdr: &libc::msghdr) {
             }
             cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
         }
-    }
-}
-
-/// The address the kernel wrote: IPv4 inline (the common case), IPv6 out of line; a
-/// datagram from no IP address (it cannot happen on a UDP socket) reads as `0.0.0.0:0`.
-#[inline]
-fn parse_address(storage: &libc::sockaddr_storage) -> SocketAddr {
-    if storage.ss_family as libc::c_int == libc::AF_INET {
-        // SAFETY: the family says the storage holds a `sockaddr_in`, which it can contain.
-        let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-        let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-        return SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into();
-    }
-    parse_other_address(storage).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
-}
-
-#[inline(never)]
-fn parse_other_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match storage.ss_family as libc::c_int {
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a `sockaddr_in6`, which it can contain.
-            let a = unsafe {
-                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
-            };
-            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
-            Some(
-                SocketAddrV6::new(
-                    ip,
-                    u16::from_be(a.sin6_port),
-                    a.sin6_flowinfo,
-                    a.sin6_scope_id,
-                )
-                .into(),
-            )
-        }
-        _ => None,
     }
 }
 

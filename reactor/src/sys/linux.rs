@@ -6,6 +6,8 @@ use std::os::fd::AsRawFd;
 use mio::net::UdpSocket;
 use socket2::Socket;
 
+use super::ErrorReport;
+
 /// `recv` flag that makes Linux return a datagram's real length even when it was truncated.
 #[cfg_attr(not(gyre_portable_io), allow(dead_code))] // the portable batch path uses it
 pub(crate) const TRUNC_FLAG: libc::c_int = libc::MSG_TRUNC;
@@ -14,17 +16,20 @@ pub(crate) fn set_reuse_port(socket: &Socket) -> io::Result<()> {
     socket.set_reuse_port(true)
 }
 
-/// Empties the socket's error queue (`MSG_ERRQUEUE`) and returns how many entries it held.
+/// Empties the socket's error queue (`MSG_ERRQUEUE`), handing each entry to `each`; returns
+/// how many entries it held.
 ///
-/// With `IP_RECVERR` set, ICMP errors queue here and keep `EPOLLERR` raised until read; gyre
-/// does not set it, so this normally finds nothing, but reading it on every error event means
-/// the loop can never spin on an error it does not consume, whatever set the option.
-pub(crate) fn drain_error_queue(socket: &UdpSocket) -> usize {
+/// With `IP_RECVERR` set (a port that reports ICMP errors), ICMP errors queue here and keep
+/// `EPOLLERR` raised until read. Reading the queue on every error event, whoever set the
+/// option, means the loop can never spin on an error it does not consume.
+pub(crate) fn drain_error_queue(socket: &UdpSocket, mut each: impl FnMut(ErrorReport)) -> usize {
     let fd = socket.as_raw_fd();
     let mut drained = 0;
     loop {
-        let mut data = [0u8; 256];
-        let mut control = [0u8; 512];
+        let mut data = [0u8; 64]; // the failed datagram's first bytes: not kept
+        let mut control = [0u64; 64]; // 512 bytes, aligned for `cmsghdr`
+        // SAFETY: an all-zero `sockaddr_storage` is a valid value (family 0).
+        let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut iov = libc::iovec {
             iov_base: data.as_mut_ptr().cast(),
             iov_len: data.len(),
@@ -32,10 +37,12 @@ pub(crate) fn drain_error_queue(socket: &UdpSocket) -> usize {
         // SAFETY: an all-zero `msghdr` is a valid empty header; every pointer set below points
         // into a live local buffer whose length is given next to it.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = control.len() as _;
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
         // SAFETY: `fd` is an open socket owned by `socket` for the duration of the call, and
         // `msg` only references the local buffers above.
         let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
@@ -43,6 +50,102 @@ pub(crate) fn drain_error_queue(socket: &UdpSocket) -> usize {
             return drained; // EAGAIN: empty (any other error: nothing more to read either)
         }
         drained += 1;
+        if let Some(report) = extended_error(&msg) {
+            let destination = super::sockaddr::socket_address(&name);
+            each(ErrorReport {
+                destination,
+                ..report
+            });
+        }
+    }
+}
+
+/// The `IP_RECVERR` / `IPV6_RECVERR` control message of an error-queue entry, if any.
+fn extended_error(msg: &libc::msghdr) -> Option<ErrorReport> {
+    // SAFETY: `msg` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR only walk within
+    // `msg_control[..msg_controllen]`. A `sock_extended_err` is the payload of an
+    // IP_RECVERR/IPV6_RECVERR message (read unaligned), and the offender's address follows
+    // it (SO_EE_OFFENDER), still inside the message the kernel wrote (checked by length).
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            let (level, kind) = ((*cmsg).cmsg_level, (*cmsg).cmsg_type);
+            let ours = (level == libc::SOL_IP && kind == libc::IP_RECVERR)
+                || (level == libc::SOL_IPV6 && kind == libc::IPV6_RECVERR);
+            let payload = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+            let size = std::mem::size_of::<libc::sock_extended_err>();
+            if ours && payload >= size {
+                let data = libc::CMSG_DATA(cmsg);
+                let ee: libc::sock_extended_err = std::ptr::read_unaligned(data.cast());
+                let mut offender = None;
+                if payload >= size + std::mem::size_of::<libc::sockaddr_in>() {
+                    let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+                    let room = (payload - size).min(std::mem::size_of::<libc::sockaddr_storage>());
+                    std::ptr::copy_nonoverlapping(
+                        data.add(size),
+                        (&mut storage as *mut libc::sockaddr_storage).cast::<u8>(),
+                        room,
+                    );
+                    offender = super::sockaddr::socket_address(&storage).map(|a| a.ip());
+                }
+                return Some(ErrorReport {
+                    destination: None,
+                    errno: ee.ee_errno as i32,
+                    origin: ee.ee_origin,
+                    icmp_type: ee.ee_type,
+                    code: ee.ee_code,
+                    info: ee.ee_info,
+                    offender,
+                });
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    None
+}
+
+/// Turns on `IP_RECVERR` (and `IPV6_RECVERR` on an IPv6 socket, whose IPv4-mapped traffic
+/// still meets IPv4 errors): ICMP errors then queue on the socket's error queue, whatever
+/// the datagram's destination, with the destination and the ICMP type and code.
+pub(crate) fn set_recv_err(socket: &Socket, v6: bool) -> io::Result<()> {
+    set_int_option(socket, libc::SOL_IP, libc::IP_RECVERR, 1)?;
+    if v6 {
+        set_int_option(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1)?;
+    }
+    Ok(())
+}
+
+fn set_int_option(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    set_option(socket.as_raw_fd(), level, name, &value)
+}
+
+/// `setsockopt` with any plain value (`c_int`, `group_source_req`…).
+fn set_option<T: Copy>(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: `value` is a valid, initialised `T` for the duration of the call and its size is
+    // passed with it; the caller's socket keeps `fd` open across the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -96,22 +199,7 @@ pub(crate) fn source_membership_v6(
     } else {
         libc::MCAST_LEAVE_SOURCE_GROUP
     };
-    // SAFETY: `req` is a fully initialised `group_source_req` and the length passed is its size;
-    // the fd is open for the duration of the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            option,
-            (&req as *const libc::group_source_req).cast(),
-            std::mem::size_of::<libc::group_source_req>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    set_option(socket.as_raw_fd(), libc::IPPROTO_IPV6, option, &req)
 }
 
 fn write_sockaddr_in6(storage: &mut libc::sockaddr_storage, ip: std::net::Ipv6Addr) {

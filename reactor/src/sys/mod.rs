@@ -19,6 +19,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 #[cfg(target_os = "linux")]
 mod linux;
+mod sockaddr;
 mod unix;
 #[cfg(target_os = "linux")]
 use linux as platform;
@@ -43,6 +44,27 @@ pub(crate) struct SocketSetup {
     pub recv_buffer: Option<usize>,
     pub send_buffer: Option<usize>,
     pub broadcast: bool,
+    /// `IP_RECVERR`: queue ICMP errors for the port to report.
+    pub recv_err: bool,
+}
+
+/// One entry of a socket's error queue: an ICMP error (or a local one) about a datagram this
+/// socket sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) struct ErrorReport {
+    /// Where the failed datagram was going.
+    pub destination: Option<SocketAddr>,
+    /// The error as an errno (`ECONNREFUSED`, `EHOSTUNREACH`, `EMSGSIZE`…).
+    pub errno: i32,
+    /// `SO_EE_ORIGIN_*`: ICMP, ICMPv6, or the local stack.
+    pub origin: u8,
+    pub icmp_type: u8,
+    pub code: u8,
+    /// The path MTU, for "fragmentation needed" / "packet too big".
+    pub info: u32,
+    /// The host that sent the ICMP message.
+    pub offender: Option<std::net::IpAddr>,
 }
 
 /// A bound, non-blocking, close-on-exec UDP socket, ready for `mio`.
@@ -70,6 +92,9 @@ pub(crate) fn bind_udp(address: SocketAddr, setup: &SocketSetup) -> io::Result<U
     }
     if setup.broadcast {
         socket.set_broadcast(true)?;
+    }
+    if setup.recv_err {
+        platform::set_recv_err(&socket, address.is_ipv6())?;
     }
     batch::enable_overflow_count(&socket)?;
     socket.bind(&address.into())?;
@@ -166,6 +191,24 @@ pub(crate) enum SendError {
     Refused,
     /// Anything else.
     Other,
+}
+
+/// Whether a receive or send error is one an ICMP message sets on a socket (`sk_err`):
+/// port, host or network unreachable, message too big, and their kin.
+pub(crate) fn is_icmp_errno(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(
+            libc::ECONNREFUSED
+                | libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::EMSGSIZE
+                | libc::ENOPROTOOPT
+                | libc::EPROTO
+                | libc::EOPNOTSUPP
+        )
+    )
 }
 
 pub(crate) fn classify_send_error(error: &io::Error) -> SendError {

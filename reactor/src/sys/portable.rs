@@ -14,8 +14,19 @@ pub(crate) fn set_reuse_port(socket: &Socket) -> io::Result<()> {
 }
 
 /// There is no error queue to drain outside Linux.
-pub(crate) fn drain_error_queue(_socket: &UdpSocket) -> usize {
+pub(crate) fn drain_error_queue(
+    _socket: &UdpSocket,
+    _each: impl FnMut(super::ErrorReport),
+) -> usize {
     0
+}
+
+/// ICMP error reports need Linux's `IP_RECVERR`.
+pub(crate) fn set_recv_err(_socket: &Socket, _v6: bool) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "ICMP errors on unconnected ports are reported only on Linux (IP_RECVERR)",
+    ))
 }
 
 /// Leaves the limit alone and reports it as unknown.

@@ -6,6 +6,7 @@
 //! either.
 
 mod address;
+mod icmp;
 mod multicast;
 mod options;
 pub(crate) mod outbox;
@@ -16,6 +17,7 @@ mod transport;
 
 pub use address::ToDatagramAddr;
 pub(crate) use address::{parse_interface, scoped};
+pub use icmp::{IcmpError, IcmpKind};
 pub use multicast::MulticastInterface;
 pub use options::{ListenOptions, MAX_DATAGRAM};
 pub use port::READ_ERRORS_BEFORE_CLOSING;

@@ -53,6 +53,17 @@ impl ListenOptions {
         self
     }
 
+    /// Reports ICMP errors about datagrams this port sends to any destination (Linux's
+    /// `IP_RECVERR`): each reaches [`DatagramProtocol::icmp_error`](crate::DatagramProtocol::icmp_error)
+    /// with the destination and what went wrong (port or host unreachable, message too big
+    /// with the path MTU, TTL exceeded). Off by default, as in every other reactor, where an
+    /// unconnected port hears of none. On another system, opening the port fails with
+    /// `Unsupported`.
+    pub fn icmp_errors(mut self, on: bool) -> Self {
+        self.setup.recv_err = on;
+        self
+    }
+
     /// `SO_REUSEPORT`: several sockets, in this reactor or in reactors on other threads, share
     /// the port; the kernel spreads unicast datagrams among them.
     pub fn reuse_port(mut self, on: bool) -> Self {

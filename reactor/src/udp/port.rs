@@ -13,12 +13,14 @@
 //!   queues (size, family, port 0, closed) lives here, so those checks fail at once wherever
 //!   the write comes from.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 
 use super::address::fit_family;
+use super::icmp::IcmpError;
 use super::outbox::Outbox;
 use super::send_queue::{QueuedRun, Runs};
 use super::socket::PortSocket;
@@ -27,7 +29,7 @@ use crate::defer::Deferred;
 use crate::error::{InvalidAddress, WriteError};
 use crate::port_state::{Phase, PortState, after_receive_error};
 use crate::stats::{PortCounters, PortStats};
-use crate::sys::{self, RecvBatch, SendBatch};
+use crate::sys::{self, ErrorReport, RecvBatch, SendBatch};
 
 /// Names one port for as long as the reactor lives: `key` is its slot in the port table (and
 /// its `mio` token), `serial` is unique and never reused, so an id kept after its port closed
@@ -59,7 +61,17 @@ pub(crate) struct PortShared {
     peer: Cell<Option<SocketAddr>>,
     /// `peer.is_some()`, kept apart so the write path tests one byte, not an address.
     connected: Cell<bool>,
+    /// Whether the socket reports ICMP errors (`IP_RECVERR`): they wait here for the loop's
+    /// report step, and a send may meet (and consume) one meant for an earlier datagram.
+    icmp_errors: bool,
+    icmp_pending: RefCell<VecDeque<IcmpError>>,
 }
+
+/// ICMP errors one port keeps waiting for `icmp_error`; more are counted, not kept.
+const ICMP_PENDING_MAX: usize = 1024;
+/// Sends retried after failing with an earlier datagram's ICMP error (see
+/// [`PortShared::retry_after`]).
+const SEND_RETRIES: u8 = 4;
 
 impl PortShared {
     /// How gyre's logs name the port: `Echo (UDP 127.0.0.1:9999)`.
@@ -179,6 +191,55 @@ impl PortShared {
         self.state.take_refusals(&self.counters.refused)
     }
 
+    /// Files an error-queue entry for `icmp_error` (ports that report ICMP errors only):
+    /// counted, and kept unless [`ICMP_PENDING_MAX`] already wait.
+    fn queue_icmp(&self, report: &ErrorReport) {
+        if !self.icmp_errors {
+            return;
+        }
+        let Some(error) = IcmpError::from_report(report) else {
+            return;
+        };
+        self.counters.icmp_errors.add(1);
+        let mut pending = self.icmp_pending.borrow_mut();
+        if pending.len() >= ICMP_PENDING_MAX {
+            log::debug!(target: "gyre::udp", "{}: {error} (not passed on: {ICMP_PENDING_MAX} wait already)", self.name());
+            return;
+        }
+        if pending.is_empty() {
+            self.outbox.note_refused(self.id); // the loop's report step takes it
+        }
+        pending.push_back(error);
+    }
+
+    /// The next ICMP error waiting for `icmp_error`.
+    pub fn next_icmp(&self) -> Option<IcmpError> {
+        self.icmp_pending.borrow_mut().pop_front()
+    }
+
+    /// Whether a failed send should be tried again: on a port that reports ICMP errors and
+    /// is not connected, the kernel fails the next send with an ICMP error meant for an
+    /// earlier datagram (and clears it), so such a failure is not this datagram's. Up to
+    /// [`SEND_RETRIES`] times: more ICMP errors may arrive meanwhile, but not forever.
+    #[cold]
+    pub fn retry_after(&self, error: &io::Error, retried: &mut u8) -> bool {
+        let retry = self.icmp_errors
+            && *retried < SEND_RETRIES
+            && !self.connected.get()
+            && !matches!(
+                sys::classify_send_error(error),
+                sys::SendError::Interrupted | sys::SendError::NoRoom
+            );
+        *retried += u8::from(retry);
+        retry
+    }
+
+    /// Whether a receive error is an ICMP report for an unconnected port that reports them
+    /// (its error queue has it: nothing more to do here).
+    pub fn reported_elsewhere(&self, error: &io::Error) -> bool {
+        self.icmp_errors && !self.connected.get() && sys::is_icmp_errno(error)
+    }
+
     pub fn stats(&self) -> PortStats {
         self.counters.snapshot()
     }
@@ -194,6 +255,7 @@ impl PortShared {
         to: Option<SocketAddr>,
     ) -> Result<(), WriteError> {
         let socket = self.socket()?;
+        let mut retried = 0;
         loop {
             let sent = socket.send_parts(parts, to);
             let error = match sent {
@@ -204,6 +266,9 @@ impl PortShared {
                 }
                 Err(e) => e,
             };
+            if self.retry_after(&error, &mut retried) {
+                continue;
+            }
             match sys::classify_send_error(&error) {
                 sys::SendError::Interrupted => continue,
                 sys::SendError::NoRoom => {
@@ -223,6 +288,38 @@ impl PortShared {
                 _ => return Err(WriteError::Io(error)),
             }
         }
+    }
+}
+
+/// A bound socket about to become a port.
+pub(crate) struct NewPort {
+    pub socket: PortSocket,
+    /// The address asked for (for errors).
+    pub address: SocketAddr,
+    pub local: SocketAddr,
+    pub dual_stack: bool,
+    pub max_packet: usize,
+    /// Whether the socket queues ICMP errors (`IP_RECVERR`) for the port to report.
+    pub icmp_errors: bool,
+}
+
+impl NewPort {
+    /// A bound OS socket, to open as a port (`address`: the address asked for).
+    pub fn os(
+        socket: mio::net::UdpSocket,
+        address: SocketAddr,
+        max_packet: usize,
+    ) -> io::Result<NewPort> {
+        let local = socket.local_addr()?;
+        let dual_stack = local.is_ipv6() && !sys::only_v6(&socket).unwrap_or(true);
+        Ok(NewPort {
+            socket: PortSocket::Os(socket),
+            address,
+            local,
+            dual_stack,
+            max_packet,
+            icmp_errors: false,
+        })
     }
 }
 
@@ -256,30 +353,24 @@ pub(crate) struct Port {
 }
 
 impl Port {
-    /// A port around a bound socket; `name` is its log prefix.
-    pub fn new(
-        id: PortId,
-        prefix: String,
-        socket: PortSocket,
-        local: SocketAddr,
-        dual_stack: bool,
-        max_packet: usize,
-        outbox: Rc<Outbox>,
-    ) -> Port {
-        let gso = socket.gso_supported();
-        let socket = Rc::new(socket);
+    /// A port around a bound socket; `prefix` is its protocol's log prefix.
+    pub fn new(id: PortId, prefix: String, new: NewPort, outbox: Rc<Outbox>) -> Port {
+        let gso = new.socket.gso_supported();
+        let socket = Rc::new(new.socket);
         let shared = PortShared {
             id,
             state: PortState::new(id, outbox.clone()),
             prefix: prefix.into_boxed_str(),
-            local,
-            dual_stack,
-            max_packet,
+            local: new.local,
+            dual_stack: new.dual_stack,
+            max_packet: new.max_packet,
             outbox,
             counters: PortCounters::default(),
             socket: Rc::downgrade(&socket),
             peer: Cell::new(None),
             connected: Cell::new(false),
+            icmp_errors: new.icmp_errors,
+            icmp_pending: RefCell::new(VecDeque::new()),
         };
         Port {
             transport: Transport::new(Rc::new(shared)),
@@ -315,7 +406,8 @@ impl Port {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Received::Empty,
                 Err(e) => {
-                    let refusal = e.kind() == io::ErrorKind::ConnectionRefused;
+                    let refusal = e.kind() == io::ErrorKind::ConnectionRefused
+                        || shared.reported_elsewhere(&e);
                     let connected = shared.peer().is_some();
                     let (counters, name) = (&shared.counters, shared.name());
                     if let Some(end) = after_receive_error(
@@ -367,11 +459,12 @@ impl Port {
         }
     }
 
-    /// Error readiness: empties the error queue (so the loop cannot spin on it) and takes the
-    /// pending socket error; a refusal on a connected port is noted for `connection_refused`.
+    /// Error readiness: empties the error queue (so the loop cannot spin on it; on a port that
+    /// reports ICMP errors each entry waits for `icmp_error`) and takes the pending socket
+    /// error; a refusal on a connected port is noted for `connection_refused`.
     pub fn take_error(&self) {
         let shared = self.shared();
-        match self.socket.take_error() {
+        match self.socket.take_error(|report| shared.queue_icmp(&report)) {
             Ok(Some(e)) if e.kind() == io::ErrorKind::ConnectionRefused => shared.note_refusal(),
             Ok(Some(e)) => log::debug!(target: "gyre::udp", "{}: socket error {e}", shared.name()),
             _ => {}
@@ -429,6 +522,7 @@ impl Port {
         batch: &mut SendBatch,
     ) -> Gso {
         let (n, size) = (run.count() - k, run.len());
+        let mut retried = 0;
         let error = loop {
             match self
                 .socket
@@ -440,6 +534,7 @@ impl Port {
                     return Gso::Done(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if self.shared().retry_after(&e, &mut retried) => continue,
                 Err(e) => break e,
             }
         };
@@ -475,6 +570,7 @@ impl Port {
             let _ = self.send_one(runs, at);
             return;
         }
+        let mut retried = 0;
         while left > 0 {
             let asked = left.min(sys::BATCH);
             let mut next = at;
@@ -502,7 +598,9 @@ impl Port {
                     }
                 }
                 Err(error) => {
-                    if sys::classify_send_error(&error) == sys::SendError::Interrupted {
+                    if sys::classify_send_error(&error) == sys::SendError::Interrupted
+                        || self.shared().retry_after(&error, &mut retried)
+                    {
                         continue;
                     }
                     self.lose_queued(&error);
@@ -518,6 +616,7 @@ impl Port {
     fn send_one(&mut self, runs: &Runs<'_>, at: Cursor) -> Result<(), ()> {
         let run = &runs.runs()[at.run];
         let data = runs.data(run, at.k);
+        let mut retried = 0;
         loop {
             let sent = match run.to() {
                 Some(to) => self.socket.send_to(data, to),
@@ -529,6 +628,7 @@ impl Port {
                     return Ok(());
                 }
                 Err(e) if sys::classify_send_error(&e) == sys::SendError::Interrupted => {}
+                Err(e) if self.shared().retry_after(&e, &mut retried) => {}
                 Err(e) => {
                     self.lose_queued(&e);
                     return Err(());

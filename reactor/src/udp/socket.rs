@@ -196,11 +196,12 @@ impl PortSocket {
         }
     }
 
-    /// Error readiness: empties the error queue and takes the pending error.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+    /// Error readiness: empties the error queue (each entry to `each`) and takes the pending
+    /// error.
+    pub fn take_error(&self, each: impl FnMut(sys::ErrorReport)) -> io::Result<Option<io::Error>> {
         match self {
             PortSocket::Os(s) => {
-                sys::drain_error_queue(s);
+                sys::drain_error_queue(s, each);
                 sys::take_error(s)
             }
             PortSocket::Memory(_) => Ok(None),

@@ -1,7 +1,7 @@
 //! The UDP howto's first listing: an echo server.
 //!
 //! ```text
-//! cargo run --example echo_server -- [--port 9999] [--interface 127.0.0.1] [--quiet] [--seconds N]
+//! cargo run --example echo_server -- [--port 9999] [--interface 127.0.0.1] [--quiet] [--seconds N] [--recv-buffer BYTES]
 //! nc -u 127.0.0.1 9999        # then type lines: each comes back
 //! ```
 //!
@@ -18,6 +18,8 @@
 //! It listens on every interface; this one defaults to loopback (`--interface 0.0.0.0` to
 //! listen everywhere). `--seconds N` stops it after N seconds, Twisted's
 //! `reactor.callLater(N, reactor.stop)`. Ctrl-C (SIGINT) or SIGTERM stop it cleanly.
+//! `--recv-buffer BYTES` sets the socket's receive buffer (`SO_RCVBUF`) and logs what the
+//! kernel gave: see "Choosing the receive buffer" in `docs/performance.md`.
 
 #[path = "common/args.rs"]
 mod args;
@@ -29,7 +31,7 @@ use std::process::ExitCode;
 use gyre::prelude::*;
 use gyre::protocols::Echo;
 
-const USAGE: &str = "echo_server [--port 9999] [--interface 127.0.0.1] [--quiet] [--seconds N]";
+const USAGE: &str = "echo_server [--port 9999] [--interface 127.0.0.1] [--quiet] [--seconds N] [--recv-buffer BYTES]";
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let port: u16 = args.get("--port", 9999);
     let interface: String = args.get("--interface", "127.0.0.1".to_string());
     let seconds: Option<f64> = args.get_opt("--seconds");
+    let recv_buffer: Option<usize> = args.get_opt("--recv-buffer");
 
     let mut reactor = match Reactor::new() {
         Ok(reactor) => reactor,
@@ -50,10 +53,22 @@ fn main() -> ExitCode {
     } else {
         Echo::new()
     };
-    let options = ListenOptions::new(port).interface(&interface);
-    if let Err(e) = reactor.listen_udp_with(options, echo) {
-        eprintln!("{e}");
-        return ExitCode::FAILURE;
+    let mut options = ListenOptions::new(port).interface(&interface);
+    if let Some(bytes) = recv_buffer {
+        options = options.recv_buffer_size(bytes);
+    }
+    let port = match reactor.listen_udp_with(options, echo) {
+        Ok(port) => port,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let (Some(asked), Ok(got)) = (recv_buffer, port.recv_buffer_size()) {
+        log::info!(
+            "receive buffer: {got} bytes (asked {asked}; Linux doubles a request for its own \
+             bookkeeping and caps it at net.core.rmem_max)"
+        );
     }
     run::run_for(reactor, seconds)
 }

@@ -143,6 +143,35 @@ fn echo_server_quiet_and_bounded_in_time() {
 }
 
 #[test]
+fn echo_server_sets_the_receive_buffer_asked_for_and_says_what_the_kernel_gave() {
+    let asked = 1 << 20;
+    let args = [
+        "--port",
+        "0",
+        "--quiet",
+        "--seconds",
+        "0.3",
+        "--recv-buffer",
+        "1048576",
+    ];
+    let (mut child, port, stderr) = start_server(&args);
+    let socket = client();
+    socket.send_to(b"big", ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(socket.recv(&mut buf).unwrap(), 3);
+    assert!(wait_bounded(&mut child, Duration::from_secs(10)).success());
+    let cap: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .map(|s| s.trim().parse().unwrap())
+        .unwrap_or(asked);
+    let expected = 2 * asked.min(cap); // Linux doubles it, after capping it at rmem_max
+    let stderr = stderr.join().unwrap();
+    assert!(
+        stderr.contains(&format!("receive buffer: {expected} bytes (asked {asked};")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn helloer_hears_no_one_on_a_closed_port() {
     let closed = client().local_addr().unwrap().port(); // bound, then dropped: closed
     let mut cmd = example("helloer");

@@ -1,8 +1,7 @@
 //! [`Context`]: what every protocol callback is handed.
 
-use std::ops::Range;
-
 use crate::core::Core;
+use crate::sys::RecvBatch;
 use crate::udp::TransportMut;
 use crate::udp::port::Port;
 use crate::udp::send_queue::SendQueue;
@@ -20,18 +19,18 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// A context for a callback on `port`. `queue` and `received` are the reactor's send
-    /// queue and receive buffers while datagrams are delivered; other callbacks write through
-    /// the outbox, as kept transports do.
+    /// A context for a callback on `port`. `queue` and `recv` are the reactor's send queue
+    /// and receive buffers while datagrams are delivered; other callbacks write through the
+    /// outbox, as kept transports do.
     pub(crate) fn new(
         core: &'a mut Core,
         port: &'a mut Port,
         queue: Option<&'a mut SendQueue>,
-        received: Range<usize>,
+        recv: Option<&'a RecvBatch>,
     ) -> Self {
         Context {
             core,
-            transport: TransportMut::new(port, queue, received),
+            transport: TransportMut::new(port, queue, recv),
         }
     }
 

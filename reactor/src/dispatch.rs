@@ -126,7 +126,7 @@ fn deliver_from(
 ) -> bool {
     let Entry { port, protocol } = entry;
     let Batches { recv, queue, .. } = batches;
-    let mut cx = Context::new(core, port, Some(queue), recv.area());
+    let mut cx = Context::new(core, port, Some(queue), Some(recv));
     deliver_batch(protocol.as_mut(), &mut cx, recv, n, limit, next)
 }
 
@@ -146,6 +146,7 @@ fn deliver_batch(
         if recv.len(i) > limit {
             continue; // truncated: counted and logged on receipt, never delivered cut
         }
+        cx.transport.current = i;
         if let Err(failure) = protocol.datagram_received(cx, recv.data(i), recv.from(i)) {
             report(cx.core, cx.transport.port, "datagram_received", &failure);
         }
@@ -165,7 +166,7 @@ pub(crate) fn call(
     f: impl FnOnce(&mut dyn DatagramProtocol, &mut Context<'_>) -> Outcome,
 ) -> Result<(), Failure> {
     let Entry { port, protocol } = entry;
-    let result = guard::catch(|| f(protocol.as_mut(), &mut Context::new(core, port, None, 0..0)));
+    let result = guard::catch(|| f(protocol.as_mut(), &mut Context::new(core, port, None, None)));
     let failure = match result {
         Ok(Ok(())) => return Ok(()),
         Ok(Err(failure)) => failure,

@@ -11,8 +11,13 @@ use mio::net::UdpSocket;
 use super::sockaddr::parse_address;
 use super::{BATCH, SLOT};
 
-/// Room for one `SO_RXQ_OVFL` control message (a `u32`), aligned as the kernel writes it.
-const CONTROL: usize = 64;
+/// Room for the control messages a datagram may carry, aligned as the kernel writes them:
+/// `SO_RXQ_OVFL` (a `u32`, 24 bytes with its header) and the destination (`IP_PKTINFO`, 32
+/// bytes, or `IPV6_PKTINFO`, 40), with room to spare.
+const CONTROL: usize = 128;
+
+/// This path reads control messages (the destination address of each datagram).
+pub(crate) const CONTROL_MESSAGES: bool = true;
 
 /// Receive buffers for one batch, reused for every port.
 pub(crate) struct RecvBatch {
@@ -169,6 +174,12 @@ impl RecvBatch {
         overflow_count(&self.headers[i].msg_hdr)
     }
 
+    /// The local address and interface datagram `i` arrived on, on a socket with
+    /// `IP_PKTINFO` / `IPV6_RECVPKTINFO` on.
+    pub(crate) fn destination(&self, i: usize) -> Option<(std::net::IpAddr, u32)> {
+        packet_info(&self.headers[i].msg_hdr)
+    }
+
     /// The first `n` datagrams' lengths, in one pass over the headers.
     #[inline]
     pub(crate) fn lens(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
@@ -190,6 +201,36 @@ fn overflow_count(hdr: &libc::msghdr) -> Option<u32> {
                 return Some(std::ptr::read_unaligned(
                     libc::CMSG_DATA(cmsg).cast::<u32>(),
                 ));
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+    None
+}
+
+/// The destination address and interface an `IP_PKTINFO` / `IPV6_PKTINFO` control message in
+/// `hdr` gives.
+fn packet_info(hdr: &libc::msghdr) -> Option<(std::net::IpAddr, u32)> {
+    if hdr.msg_controllen < size_of::<libc::cmsghdr>() as _ {
+        return None;
+    }
+    // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR only walk within
+    // `msg_control[..msg_controllen]`; an IP_PKTINFO payload is an `in_pktinfo`, an
+    // IPV6_PKTINFO one an `in6_pktinfo` (read unaligned).
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            let (level, kind) = ((*cmsg).cmsg_level, (*cmsg).cmsg_type);
+            if level == libc::IPPROTO_IP && kind == libc::IP_PKTINFO {
+                let info: libc::in_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                let ip = std::net::Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+                return Some((ip.into(), info.ipi_ifindex as u32));
+            }
+            if level == libc::IPPROTO_IPV6 && kind == libc::IPV6_PKTINFO {
+                let info: libc::in6_pktinfo =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                let ip = std::net::Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                return Some((ip.into(), info.ipi6_ifindex));
             }
             cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
         }

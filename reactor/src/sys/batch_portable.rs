@@ -123,11 +123,19 @@ impl RecvBatch {
         self.meta[..n].iter().map(|m| m.len)
     }
 
+    /// No control messages on this path: the destination is not known.
+    pub(crate) fn destination(&self, _i: usize) -> Option<(std::net::IpAddr, u32)> {
+        None
+    }
+
     /// No drop counter on this path.
     pub(crate) fn drops(&self, _i: usize) -> Option<u32> {
         None
     }
 }
+
+/// This path reads no control messages (one `recv_from` per datagram).
+pub(crate) const CONTROL_MESSAGES: bool = false;
 
 /// The kernel's limit on segments per GSO send (unused here: no GSO on this path).
 pub(crate) const GSO_MAX_SEGMENTS: usize = 64;

@@ -115,6 +115,17 @@ pub(crate) fn set_recv_err(socket: &Socket, v6: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Turns on `IP_PKTINFO` (and `IPV6_RECVPKTINFO` on an IPv6 socket, whose IPv4-mapped
+/// datagrams come with the IPv4 one): each datagram then carries the local address and
+/// interface it arrived on.
+pub(crate) fn set_pktinfo(socket: &Socket, v6: bool) -> io::Result<()> {
+    set_int_option(socket, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+    if v6 {
+        set_int_option(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+    }
+    Ok(())
+}
+
 fn set_int_option(
     socket: &Socket,
     level: libc::c_int,

@@ -46,6 +46,8 @@ pub(crate) struct SocketSetup {
     pub broadcast: bool,
     /// `IP_RECVERR`: queue ICMP errors for the port to report.
     pub recv_err: bool,
+    /// `IP_PKTINFO` / `IPV6_RECVPKTINFO`: each datagram says where it arrived.
+    pub pktinfo: bool,
 }
 
 /// One entry of a socket's error queue: an ICMP error (or a local one) about a datagram this
@@ -95,6 +97,15 @@ pub(crate) fn bind_udp(address: SocketAddr, setup: &SocketSetup) -> io::Result<U
     }
     if setup.recv_err {
         platform::set_recv_err(&socket, address.is_ipv6())?;
+    }
+    if setup.pktinfo {
+        if !batch::CONTROL_MESSAGES {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a datagram's destination address needs the batched receive path (recvmmsg, Linux)",
+            ));
+        }
+        platform::set_pktinfo(&socket, address.is_ipv6())?;
     }
     batch::enable_overflow_count(&socket)?;
     socket.bind(&address.into())?;

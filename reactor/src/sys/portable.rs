@@ -58,3 +58,11 @@ pub(crate) fn source_membership_v6(
         "IPv6 source-specific multicast is Linux-only here",
     ))
 }
+
+/// A datagram's destination address (`IP_PKTINFO`) is only read on Linux so far.
+pub(crate) fn set_pktinfo(_socket: &Socket, _v6: bool) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a datagram's destination address is only reported on Linux (IP_PKTINFO)",
+    ))
+}

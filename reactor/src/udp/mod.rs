@@ -6,6 +6,7 @@
 //! either.
 
 mod address;
+mod destination;
 mod icmp;
 mod multicast;
 mod options;
@@ -17,6 +18,7 @@ mod transport;
 
 pub use address::ToDatagramAddr;
 pub(crate) use address::{parse_interface, scoped};
+pub use destination::ReceivedAt;
 pub use icmp::{IcmpError, IcmpKind};
 pub use multicast::MulticastInterface;
 pub use options::{ListenOptions, MAX_DATAGRAM};

@@ -53,6 +53,16 @@ impl ListenOptions {
         self
     }
 
+    /// Records where each datagram arrived (Linux's `IP_PKTINFO` / `IPV6_RECVPKTINFO`):
+    /// while `datagram_received` runs, [`TransportMut::received_at`](crate::udp::TransportMut::received_at)
+    /// gives the local address the sender used and the interface. Off by default (it costs a
+    /// control message per datagram). On another system, or on the portable one-call-per-
+    /// datagram I/O path, opening the port fails with `Unsupported`.
+    pub fn receive_destination(mut self, on: bool) -> Self {
+        self.setup.pktinfo = on;
+        self
+    }
+
     /// Reports ICMP errors about datagrams this port sends to any destination (Linux's
     /// `IP_RECVERR`): each reaches [`DatagramProtocol::icmp_error`](crate::DatagramProtocol::icmp_error)
     /// with the destination and what went wrong (port or host unreachable, message too big

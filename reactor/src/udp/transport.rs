@@ -22,12 +22,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 
 use super::address::ToDatagramAddr;
+use super::destination::ReceivedAt;
 use super::port::{Port, PortShared};
 use super::send_queue::SendQueue;
 use crate::defer::Deferred;
 use crate::error::WriteError;
 use crate::stats::PortStats;
-use crate::sys;
+use crate::sys::{self, RecvBatch};
 
 /// A handle on one UDP port to keep: write datagrams, connect, query and stop it.
 ///
@@ -335,19 +336,35 @@ pub struct TransportMut<'a> {
     queue: Option<&'a mut SendQueue>,
     /// The receive buffers' address range while datagrams are delivered (empty otherwise).
     received: Range<usize>,
+    /// The receive buffers while datagrams are delivered, and which one is being delivered:
+    /// what [`received_at`](TransportMut::received_at) reads.
+    recv: Option<&'a RecvBatch>,
+    pub(crate) current: usize,
 }
 
 impl<'a> TransportMut<'a> {
     pub(crate) fn new(
         port: &'a mut Port,
         queue: Option<&'a mut SendQueue>,
-        received: Range<usize>,
+        recv: Option<&'a RecvBatch>,
     ) -> TransportMut<'a> {
         TransportMut {
             port,
             queue,
-            received,
+            received: recv.map_or(0..0, RecvBatch::area),
+            recv,
+            current: 0,
         }
+    }
+
+    /// Where the datagram being delivered arrived: the local address it was sent to and the
+    /// interface it came in on, on a port listening with
+    /// [`ListenOptions::receive_destination`](crate::udp::ListenOptions::receive_destination)
+    /// (`None` otherwise, and outside `datagram_received`). On a port bound to `0.0.0.0` or
+    /// `::` this tells which of the host's addresses the sender used.
+    pub fn received_at(&self) -> Option<ReceivedAt> {
+        let (address, interface) = self.recv?.destination(self.current)?;
+        Some(ReceivedAt { address, interface })
     }
 
     /// Sends one datagram to `to` (Twisted's `write(data, addr)`). On a connected port `to`

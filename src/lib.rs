@@ -30,5 +30,5 @@ struct InternalsDoctests;
 struct PortingDoctests;
 
 #[cfg(doctest)]
-#[doc = include_str!("../docs/datagram-errors.md")]
-struct DatagramErrorsDoctests;
+#[doc = include_str!("../docs/datagram-metadata.md")]
+struct DatagramMetadataDoctests;

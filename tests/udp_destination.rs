@@ -45,6 +45,13 @@ fn listen(reactor: &mut Reactor, options: ListenOptions) -> (Transport, Seen) {
     (port, seen)
 }
 
+/// A port on `0.0.0.0` that reads each datagram's destination.
+fn wildcard_with_destinations() -> ListenOptions {
+    ListenOptions::new(0)
+        .interface("0.0.0.0")
+        .receive_destination(true)
+}
+
 fn lo_index() -> u32 {
     std::fs::read_to_string("/sys/class/net/lo/ifindex")
         .map(|s| s.trim().parse().unwrap())
@@ -55,9 +62,7 @@ fn lo_index() -> u32 {
 #[cfg(not(gyre_portable_io))]
 fn a_port_on_the_wildcard_address_tells_which_loopback_address_each_datagram_reached() {
     let mut reactor = reactor();
-    let options = ListenOptions::new(0)
-        .interface("0.0.0.0")
-        .receive_destination(true);
+    let options = wildcard_with_destinations();
     let (port, seen) = listen(&mut reactor, options);
     let number = port.get_host().unwrap().port();
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -116,6 +121,121 @@ fn without_the_option_there_is_no_destination_and_outside_delivery_none_either()
     client.send_to(b"x", port.get_host().unwrap()).unwrap();
     run_until(&mut reactor, CAP, || seen.borrow().len() == 1);
     assert_eq!(seen.borrow()[0].1, None);
+}
+
+/// Sends `data` from `client` to `ip:port` and returns the echo's payload and source.
+fn echo_via(
+    reactor: &mut Reactor,
+    client: &UdpSocket,
+    ip: &str,
+    port: u16,
+    data: &[u8],
+) -> (Vec<u8>, SocketAddr) {
+    client.send_to(data, (ip, port)).unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = None;
+    run_until(reactor, CAP, || {
+        got = client.recv_from(&mut buf).ok();
+        got.is_some()
+    });
+    let (n, from) = got.unwrap();
+    (buf[..n].to_vec(), from)
+}
+
+#[test]
+#[cfg(not(gyre_portable_io))]
+fn a_reply_on_a_wildcard_port_leaves_from_the_address_its_request_reached() {
+    let mut reactor = reactor();
+    let options = wildcard_with_destinations();
+    let (port, _) = listen(&mut reactor, options);
+    let number = port.get_host().unwrap().port();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    for ip in ["127.0.0.2", "127.0.0.3", "127.0.0.1", "127.0.0.2"] {
+        let (data, from) = echo_via(&mut reactor, &client, ip, number, ip.as_bytes());
+        assert_eq!(data, ip.as_bytes());
+        assert_eq!(
+            from,
+            SocketAddr::new(ip.parse().unwrap(), number),
+            "reply to {ip}"
+        );
+    }
+    assert_eq!(port.stats().unwrap().datagrams_out, 4);
+}
+
+#[test]
+#[cfg(not(gyre_portable_io))]
+fn without_the_option_a_wildcard_port_replies_from_the_routes_choice() {
+    // What every other reactor does: the kernel picks the source, here 127.0.0.1, so a client
+    // that wrote to 127.0.0.2 sees the answer come from somewhere else.
+    let mut reactor = reactor();
+    let (port, _) = listen(&mut reactor, ListenOptions::new(0).interface("0.0.0.0"));
+    let number = port.get_host().unwrap().port();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    let (_, from) = echo_via(&mut reactor, &client, "127.0.0.2", number, b"x");
+    assert_eq!(from, SocketAddr::new("127.0.0.1".parse().unwrap(), number));
+}
+
+/// Answers each datagram three ways: to its sender (from its destination), to a third
+/// party (from the socket's own address), and to its sender again as a sequence.
+struct Fanout {
+    third: SocketAddr,
+}
+
+impl DatagramProtocol for Fanout {
+    fn datagram_received(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        from: SocketAddr,
+    ) -> Outcome {
+        cx.transport().write_to(data, from)?;
+        cx.transport().write_to(data, self.third)?;
+        cx.transport().write_sequence_to(&[b"seq:", data], from)?;
+        Ok(())
+    }
+}
+
+#[test]
+#[cfg(not(gyre_portable_io))]
+fn only_replies_to_the_sender_take_its_destination_and_order_is_kept() {
+    let mut reactor = reactor();
+    let third = UdpSocket::bind("127.0.0.1:0").unwrap();
+    third.set_read_timeout(Some(CAP)).unwrap();
+    let options = wildcard_with_destinations();
+    let protocol = Fanout {
+        third: third.local_addr().unwrap(),
+    };
+    let port = reactor.listen_udp_with(options, protocol).unwrap();
+    let number = port.get_host().unwrap().port();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    client.send_to(b"hi", ("127.0.0.3", number)).unwrap();
+    let mut answers = Vec::new();
+    run_until(&mut reactor, CAP, || {
+        let mut buf = [0u8; 16];
+        while let Ok((n, from)) = client.recv_from(&mut buf) {
+            answers.push((buf[..n].to_vec(), from.ip().to_string()));
+        }
+        answers.len() == 2
+    });
+    let from_3 = "127.0.0.3".to_string();
+    assert_eq!(
+        answers,
+        vec![
+            (b"hi".to_vec(), from_3.clone()),
+            (b"seq:hi".to_vec(), from_3)
+        ]
+    );
+    let mut buf = [0u8; 16];
+    let (n, from) = third.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hi");
+    assert_eq!(
+        from.ip().to_string(),
+        "127.0.0.1",
+        "not a reply: the route's source"
+    );
 }
 
 /// The one-call-per-datagram path reads no control messages: asking is a clear error.

@@ -138,6 +138,7 @@ impl Core {
         let new = NewPort::os(socket, address, options.max_packet_size).map_err(cannot)?;
         let new = NewPort {
             icmp_errors: options.setup.recv_err,
+            reply_from: options.setup.pktinfo && address.ip().is_unspecified(),
             ..new
         };
         self.open_port(new, protocol)

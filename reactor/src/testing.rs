@@ -214,6 +214,7 @@ impl Core {
             dual_stack: false,
             max_packet: MAX_DATAGRAM,
             icmp_errors: false,
+            reply_from: false,
         };
         let transport = self.open_port(port, protocol)?;
         let wire = MemoryWire {

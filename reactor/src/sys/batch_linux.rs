@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 
 use mio::net::UdpSocket;
 
-use super::sockaddr::parse_address;
+use super::sockaddr::{parse_address, write_address};
 use super::{BATCH, SLOT};
 
 /// Room for the control messages a datagram may carry, aligned as the kernel writes them:
@@ -259,39 +259,6 @@ fn close_passed_fds(hdr: &libc::msghdr) {
                 }
             }
             cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
-        }
-    }
-}
-
-/// Writes `addr` into `storage`; returns its length.
-fn write_address(storage: &mut libc::sockaddr_storage, addr: SocketAddr) -> libc::socklen_t {
-    match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(*a.ip()).to_be(),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: `sockaddr_storage` is large enough and aligned for a `sockaddr_in`.
-            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin) };
-            size_of::<libc::sockaddr_in>() as libc::socklen_t
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: `sockaddr_storage` is large enough and aligned for a `sockaddr_in6`.
-            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin6) };
-            size_of::<libc::sockaddr_in6>() as libc::socklen_t
         }
     }
 }

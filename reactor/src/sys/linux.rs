@@ -115,6 +115,80 @@ pub(crate) fn set_recv_err(socket: &Socket, v6: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `data` to `to` from the local address `from.0`: `sendmsg` with an `IP_PKTINFO`
+/// (IPv4 source) or `IPV6_PKTINFO` control message. The interface `from.1` is named only for
+/// an IPv6 link-local source, which needs it; otherwise routing picks the way out.
+pub(crate) fn send_from(
+    socket: &UdpSocket,
+    data: &[u8],
+    to: std::net::SocketAddr,
+    from: (std::net::IpAddr, u32),
+) -> io::Result<usize> {
+    let mut control = [0u64; 8]; // 64 bytes: CMSG_SPACE(in6_pktinfo) is 40
+    // SAFETY: an all-zero `sockaddr_storage` is a valid value (family 0).
+    let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let namelen = super::sockaddr::write_address(&mut name, to);
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero `msghdr` is a valid empty header; every pointer set below points at
+    // a live local (or `data`, borrowed for the call) whose length is given next to it.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = namelen;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: the first header of a control buffer of `msg_controllen` bytes is inside it;
+    // CMSG_SPACE/CMSG_LEN only compute sizes, and the payload written (an `in_pktinfo` or
+    // `in6_pktinfo`, unaligned) fits in the space counted for it, within `control`.
+    unsafe {
+        match from.0 {
+            std::net::IpAddr::V4(ip) => {
+                let size = std::mem::size_of::<libc::in_pktinfo>() as u32;
+                msg.msg_controllen = libc::CMSG_SPACE(size) as _;
+                let cmsg = libc::CMSG_FIRSTHDR(&msg);
+                (*cmsg).cmsg_level = libc::IPPROTO_IP;
+                (*cmsg).cmsg_type = libc::IP_PKTINFO;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(size) as _;
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: 0,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(ip).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+            }
+            std::net::IpAddr::V6(ip) => {
+                let size = std::mem::size_of::<libc::in6_pktinfo>() as u32;
+                msg.msg_controllen = libc::CMSG_SPACE(size) as _;
+                let cmsg = libc::CMSG_FIRSTHDR(&msg);
+                (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
+                (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(size) as _;
+                let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: ip.octets(),
+                    },
+                    ipi6_ifindex: if link_local { from.1 } else { 0 },
+                };
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+            }
+        }
+    }
+    // SAFETY: `msg` is fully initialised and points only at the locals above and `data`,
+    // which live across the call; the fd is open for the call's duration.
+    let sent = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
+    }
+}
+
 /// Turns on `IP_PKTINFO` (and `IPV6_RECVPKTINFO` on an IPv6 socket, whose IPv4-mapped
 /// datagrams come with the IPv4 one): each datagram then carries the local address and
 /// interface it arrived on.

@@ -28,7 +28,7 @@ mod portable;
 #[cfg(not(target_os = "linux"))]
 use portable as platform;
 
-pub(crate) use platform::{drain_error_queue, raise_open_files_limit};
+pub(crate) use platform::{drain_error_queue, raise_open_files_limit, send_from};
 pub(crate) use unix::{
     bind_unix, connect_unix, file_identity, local_unix, remove_file, send_unix, set_mode,
     unix_datagram,

@@ -66,3 +66,16 @@ pub(crate) fn set_pktinfo(_socket: &Socket, _v6: bool) -> io::Result<()> {
         "a datagram's destination address is only reported on Linux (IP_PKTINFO)",
     ))
 }
+
+/// Choosing a datagram's source address is only wired up on Linux (`IP_PKTINFO`).
+pub(crate) fn send_from(
+    _socket: &UdpSocket,
+    _data: &[u8],
+    _to: std::net::SocketAddr,
+    _from: (std::net::IpAddr, u32),
+) -> io::Result<usize> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "choosing a datagram's source address needs Linux (IP_PKTINFO)",
+    ))
+}

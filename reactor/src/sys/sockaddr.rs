@@ -1,6 +1,7 @@
-//! Reading the IP socket addresses the kernel writes (`sockaddr_storage`), for the batch
-//! receive path and the error queue.
+//! IP socket addresses as the kernel reads and writes them (`sockaddr_storage`), for the
+//! batch path, the error queue and sends that name their source.
 
+use std::mem::size_of;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// The address the kernel wrote: IPv4 inline (the common case), IPv6 out of line; a
@@ -44,5 +45,41 @@ fn parse_other_address(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
             )
         }
         _ => None,
+    }
+}
+
+/// Writes `addr` into `storage`; returns its length.
+pub(super) fn write_address(
+    storage: &mut libc::sockaddr_storage,
+    addr: SocketAddr,
+) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: `sockaddr_storage` is large enough and aligned for a `sockaddr_in`.
+            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin) };
+            size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: `sockaddr_storage` is large enough and aligned for a `sockaddr_in6`.
+            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
     }
 }

@@ -61,6 +61,11 @@ pub(crate) struct PortShared {
     peer: Cell<Option<SocketAddr>>,
     /// `peer.is_some()`, kept apart so the write path tests one byte, not an address.
     connected: Cell<bool>,
+    /// Whether a reply to a datagram's sender leaves from the address the datagram reached:
+    /// the port reads destinations (`IP_PKTINFO`) and is bound to a wildcard address.
+    pub reply_from: bool,
+    /// `connected || reply_from`: a write must take the full checks, not the fast path.
+    slow_writes: Cell<bool>,
     /// Whether the socket reports ICMP errors (`IP_RECVERR`): they wait here for the loop's
     /// report step, and a send may meet (and consume) one meant for an earlier datagram.
     icmp_errors: bool,
@@ -103,7 +108,7 @@ impl PortShared {
     #[inline]
     pub fn plain_destination(&self, to: &SocketAddr, len: usize) -> bool {
         self.state.is_listening()
-            && !self.connected.get()
+            && !self.slow_writes.get()
             && to.is_ipv4() == self.local.is_ipv4()
             && to.port() != 0
             && len <= MAX_PAYLOAD_V4
@@ -169,6 +174,7 @@ impl PortShared {
         socket.connect(to).map_err(WriteError::Io)?;
         self.peer.set(Some(to));
         self.connected.set(true);
+        self.slow_writes.set(true);
         Ok(())
     }
 
@@ -301,6 +307,9 @@ pub(crate) struct NewPort {
     pub max_packet: usize,
     /// Whether the socket queues ICMP errors (`IP_RECVERR`) for the port to report.
     pub icmp_errors: bool,
+    /// Whether replies leave from the address their request reached (see
+    /// [`PortShared::reply_from`]).
+    pub reply_from: bool,
 }
 
 impl NewPort {
@@ -319,6 +328,7 @@ impl NewPort {
             dual_stack,
             max_packet,
             icmp_errors: false,
+            reply_from: false,
         })
     }
 }
@@ -369,6 +379,8 @@ impl Port {
             socket: Rc::downgrade(&socket),
             peer: Cell::new(None),
             connected: Cell::new(false),
+            reply_from: new.reply_from,
+            slow_writes: Cell::new(new.reply_from),
             icmp_errors: new.icmp_errors,
             icmp_pending: RefCell::new(VecDeque::new()),
         };
@@ -475,6 +487,38 @@ impl Port {
     /// send where the kernel can, everything else with `sendmmsg` (a lone datagram with one
     /// `send`).
     pub fn send_runs(&mut self, runs: &Runs<'_>, batch: &mut SendBatch) {
+        if self.shared().reply_from {
+            return self.send_runs_from(runs, batch);
+        }
+        self.send_batched(runs, batch);
+    }
+
+    /// [`send_runs`](Self::send_runs) on a port whose replies may leave from the address
+    /// their request reached: a run with a source goes with one `sendmsg` naming it, the
+    /// stretches between such runs as usual.
+    #[cold]
+    fn send_runs_from(&mut self, runs: &Runs<'_>, batch: &mut SendBatch) {
+        let list = runs.runs();
+        let mut a = 0;
+        while a < list.len() {
+            if runs.source(&list[a]).is_some() {
+                let _ = self.send_one(runs, Cursor { run: a, k: 0 });
+                a += 1;
+                continue;
+            }
+            let mut b = a + 1;
+            while b < list.len() && runs.source(&list[b]).is_none() {
+                b += 1;
+            }
+            self.send_batched(&runs.slice(a..b), batch);
+            a = b;
+        }
+    }
+
+    /// Sends runs without sources: GSO, `sendmmsg`, or one `send`. (Inlined into
+    /// `send_runs`, the path every port takes.)
+    #[inline(always)]
+    fn send_batched(&mut self, runs: &Runs<'_>, batch: &mut SendBatch) {
         let list = runs.runs();
         let mut at = Cursor { run: 0, k: 0 };
         if list.len() == 1 && list[0].count() == 1 {
@@ -618,9 +662,10 @@ impl Port {
         let data = runs.data(run, at.k);
         let mut retried = 0;
         loop {
-            let sent = match run.to() {
-                Some(to) => self.socket.send_to(data, to),
-                None => self.socket.send(data),
+            let sent = match (run.to(), runs.source(run)) {
+                (Some(to), Some(from)) => self.socket.send_from(data, to, from),
+                (Some(to), None) => self.socket.send_to(data, to),
+                (None, _) => self.socket.send(data),
             };
             match sent {
                 Ok(n) => {

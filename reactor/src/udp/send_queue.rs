@@ -17,7 +17,7 @@
 //! fit in a full socket buffer. Its storage is kept between turns (so the steady state
 //! allocates nothing) and given back when a burst has passed.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 use super::port::{Port, PortId};
@@ -53,7 +53,10 @@ pub(crate) struct QueuedRun {
     len: u32,
     /// How many datagrams, and the most one GSO send may carry at this size.
     count: u32,
-    cap: u32,
+    cap: u16,
+    /// The source address to send from, as an index into the queue's sources plus one
+    /// (0: the socket's own). A run with a source holds one datagram.
+    source: u16,
     /// Index of its first segment.
     first: u32,
 }
@@ -64,6 +67,9 @@ pub(crate) struct SendQueue {
     arena: Vec<u8>,
     segments: Vec<Segment>,
     runs: Vec<QueuedRun>,
+    /// Source addresses (and interfaces) runs are sent from, for replies that leave from the
+    /// address their request reached.
+    sources: Vec<(IpAddr, u32)>,
     /// Recent high-water marks (decaying), to decide when to give storage back.
     peak_bytes: usize,
     peak_datagrams: usize,
@@ -125,6 +131,68 @@ impl SendQueue {
         true
     }
 
+    /// Queues `data` like [`push`](Self::push), to leave from `source` (a local address and
+    /// the interface it belongs to), in a run of its own.
+    pub fn push_from(
+        &mut self,
+        port: PortId,
+        to: Option<SocketAddr>,
+        data: &[u8],
+        received: &Range<usize>,
+        source: (IpAddr, u32),
+    ) -> bool {
+        let queued = self.push(port, to, data, received);
+        if queued {
+            self.source_last(port, to, source);
+        }
+        queued
+    }
+
+    /// Queues one datagram made of `parts` like [`push_parts`](Self::push_parts), to leave
+    /// from `source`.
+    pub fn push_parts_from(
+        &mut self,
+        port: PortId,
+        to: Option<SocketAddr>,
+        parts: &[&[u8]],
+        len: usize,
+        source: (IpAddr, u32),
+    ) -> bool {
+        let queued = self.push_parts(port, to, parts, len);
+        if queued {
+            self.source_last(port, to, source);
+        }
+        queued
+    }
+
+    /// Gives the datagram queued last a run of its own, sent from `source`. Past the number
+    /// of sources a queue can name (65,535 a flush), it leaves from the socket's own address.
+    fn source_last(&mut self, port: PortId, to: Option<SocketAddr>, source: (IpAddr, u32)) {
+        if self.sources.len() >= usize::from(u16::MAX) {
+            return;
+        }
+        self.sources.push(source);
+        let index = self.sources.len() as u16;
+        let run = self.runs.last_mut().expect("a datagram was just queued");
+        if run.count == 1 {
+            run.source = index;
+            run.cap = 1; // alone: nothing joins it
+            return;
+        }
+        // It joined an earlier run: take it out into one of its own.
+        run.count -= 1;
+        let len = run.len;
+        self.runs.push(QueuedRun {
+            port,
+            to,
+            len,
+            count: 1,
+            cap: 1,
+            source: index,
+            first: self.segments.len() as u32 - 1,
+        });
+    }
+
     /// Files a datagram whose bytes are at `at`: into its run, and as a segment.
     #[inline]
     fn queue_segment(&mut self, port: PortId, to: Option<SocketAddr>, at: u32, len: u32) {
@@ -136,7 +204,8 @@ impl SendQueue {
     #[inline]
     fn extend_runs(&mut self, port: PortId, to: Option<SocketAddr>, len: u32) {
         if let Some(run) = self.runs.last_mut() {
-            if run.len == len && run.count < run.cap && run.to == to && run.port == port {
+            if run.len == len && run.count < u32::from(run.cap) && run.to == to && run.port == port
+            {
                 run.count += 1;
                 return;
             }
@@ -155,7 +224,8 @@ impl SendQueue {
             to,
             len,
             count: 1,
-            cap: cap as u32,
+            cap: cap as u16,
+            source: 0,
             first: self.segments.len() as u32,
         });
     }
@@ -195,6 +265,7 @@ impl SendQueue {
                     segments: &self.segments,
                     arena: &self.arena,
                     received,
+                    sources: &self.sources,
                 };
                 port.send_runs(&runs, batch);
             }
@@ -234,6 +305,7 @@ impl SendQueue {
         self.arena.clear();
         self.segments.clear();
         self.runs.clear();
+        self.sources.clear();
         if self.arena.capacity() > (4 * self.peak_bytes).max(KEEP_BYTES) {
             self.arena.shrink_to((2 * self.peak_bytes).max(KEEP_BYTES));
         }
@@ -252,17 +324,36 @@ impl SendQueue {
 }
 
 /// One port's consecutive runs of queued datagrams, as its `Port` sends them.
+#[derive(Clone, Copy)]
 pub(crate) struct Runs<'a> {
     runs: &'a [QueuedRun],
     segments: &'a [Segment],
     arena: &'a [u8],
     received: &'a [u8],
+    sources: &'a [(IpAddr, u32)],
 }
 
 impl<'a> Runs<'a> {
     /// The runs, in write order.
     pub fn runs(&self) -> &'a [QueuedRun] {
         self.runs
+    }
+
+    /// The runs `range` of these, as a view of their own.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Runs<'a> {
+        Runs {
+            runs: &self.runs[range],
+            ..*self
+        }
+    }
+
+    /// The address (and interface) `run` leaves from, if not the socket's own.
+    #[inline]
+    pub fn source(&self, run: &QueuedRun) -> Option<(IpAddr, u32)> {
+        match run.source {
+            0 => None,
+            n => Some(self.sources[usize::from(n) - 1]),
+        }
     }
 
     /// The bytes of the `k`th datagram of `run`.
@@ -332,6 +423,7 @@ mod tests {
             segments: &q.segments,
             arena: &q.arena,
             received: &buffers,
+            sources: &q.sources,
         };
         assert_eq!(view.data(&q.runs[0], 0), &buffers[100..164]);
         assert_eq!(view.data(&q.runs[1], 0), b"copied");
@@ -380,6 +472,29 @@ mod tests {
             runs(&q),
             [(10, 3), (20, 1), (30, 2), (30, 1), (30, 1), (0, 1), (0, 1)]
         );
+    }
+
+    #[test]
+    fn a_datagram_with_a_source_is_a_run_of_its_own_and_nothing_joins_it() {
+        let mut q = SendQueue::default();
+        let here = ("127.0.0.2".parse().unwrap(), 1);
+        q.push(PORT, to(), &[0u8; 10], &(0..0));
+        q.push_from(PORT, to(), &[0u8; 10], &(0..0), here); // would have joined the first
+        q.push(PORT, to(), &[0u8; 10], &(0..0));
+        q.push_from(PORT, to(), &[0u8; 20], &(0..0), here);
+        assert_eq!(runs(&q), [(10, 1), (10, 1), (10, 1), (20, 1)]);
+        let view = Runs {
+            runs: &q.runs,
+            segments: &q.segments,
+            arena: &q.arena,
+            received: &[],
+            sources: &q.sources,
+        };
+        let sources: Vec<_> = q.runs.iter().map(|r| view.source(r)).collect();
+        assert_eq!(sources, [None, Some(here), None, Some(here)]);
+        assert_eq!(q.runs[1].first, 1);
+        q.clear();
+        assert!(q.sources.is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use mio::net::UdpSocket;
@@ -82,6 +82,14 @@ impl PortSocket {
     pub fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
         match self {
             PortSocket::Os(s) => s.send_to(data, to),
+            PortSocket::Memory(m) => m.send_to(data, to),
+        }
+    }
+
+    /// Sends `data` to `to` from the local address `from.0` (on interface `from.1`).
+    pub fn send_from(&self, data: &[u8], to: SocketAddr, from: (IpAddr, u32)) -> io::Result<usize> {
+        match self {
+            PortSocket::Os(s) => sys::send_from(s, data, to, from),
             PortSocket::Memory(m) => m.send_to(data, to),
         }
     }

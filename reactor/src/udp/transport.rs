@@ -16,7 +16,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::{Deref, Range};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
@@ -43,7 +43,7 @@ use crate::sys::{self, RecvBatch};
 /// ```
 /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
 /// use gyre_reactor::udp::ListenOptions;
-/// use std::net::SocketAddr;
+/// use std::net::{IpAddr, SocketAddr};
 ///
 /// struct Quiet;
 /// impl DatagramProtocol for Quiet {
@@ -98,7 +98,7 @@ impl Transport {
     /// ```
     /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
     /// use gyre_reactor::udp::ListenOptions;
-    /// use std::net::SocketAddr;
+    /// use std::net::{IpAddr, SocketAddr};
     ///
     /// struct Quiet;
     /// impl DatagramProtocol for Quiet {
@@ -242,7 +242,7 @@ impl Transport {
     /// ```
     /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
     /// use gyre_reactor::udp::ListenOptions;
-    /// use std::net::SocketAddr;
+    /// use std::net::{IpAddr, SocketAddr};
     ///
     /// struct Quiet;
     /// impl DatagramProtocol for Quiet {
@@ -289,7 +289,7 @@ impl Transport {
 /// ```
 /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
 /// use gyre_reactor::udp::ListenOptions;
-/// use std::net::SocketAddr;
+/// use std::net::{IpAddr, SocketAddr};
 ///
 /// struct Echo;
 /// impl DatagramProtocol for Echo {
@@ -437,9 +437,15 @@ impl<'a> TransportMut<'a> {
             return shared.send_now(parts, len, to);
         }
         shared.outbox.absorb_into(queue); // earlier writes through kept transports first
-        let queued = match parts {
-            [data] => queue.push(shared.id, to, data, &self.received),
-            _ => queue.push_parts(shared.id, to, parts, len),
+        let source = match shared.reply_from {
+            true => reply_source(self.recv, self.current, to),
+            false => None,
+        };
+        let queued = match (parts, source) {
+            ([data], None) => queue.push(shared.id, to, data, &self.received),
+            ([data], Some(from)) => queue.push_from(shared.id, to, data, &self.received, from),
+            (_, None) => queue.push_parts(shared.id, to, parts, len),
+            (_, Some(from)) => queue.push_parts_from(shared.id, to, parts, len, from),
         };
         if !queued {
             shared.counters.send_drops.add(1); // the send queue is full
@@ -460,6 +466,20 @@ impl fmt::Debug for TransportMut<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.port.transport(), f)
     }
+}
+
+/// The address a reply to `to` leaves from: the one the datagram being delivered reached,
+/// when `to` is its sender.
+fn reply_source(
+    recv: Option<&RecvBatch>,
+    current: usize,
+    to: Option<SocketAddr>,
+) -> Option<(IpAddr, u32)> {
+    let recv = recv?;
+    if to? != recv.from(current) {
+        return None;
+    }
+    recv.destination(current)
 }
 
 /// The length of the datagram `parts` make.

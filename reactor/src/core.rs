@@ -139,6 +139,7 @@ impl Core {
         let new = NewPort {
             icmp_errors: options.setup.recv_err,
             reply_from: options.setup.pktinfo && address.ip().is_unspecified(),
+            gro: options.setup.gro,
             ..new
         };
         self.open_port(new, protocol)

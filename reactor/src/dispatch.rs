@@ -18,8 +18,8 @@ use crate::error::PanicError;
 use crate::guard;
 use crate::ports::{Entry, WithLent};
 use crate::protocol::{DatagramProtocol, Outcome};
-use crate::sys::{BATCH, RecvBatch, SendBatch};
-use crate::udp::port::{Port, PortId, READ_ERRORS_BEFORE_CLOSING, Received};
+use crate::sys::{BATCH, RecvBatch, SLOT, SendBatch};
+use crate::udp::port::{Port, PortId, READ_ERRORS_BEFORE_CLOSING, Received, segments};
 use crate::udp::send_queue::SendQueue;
 
 /// How reading a port ended.
@@ -63,8 +63,9 @@ fn drain_port(entry: &mut Entry, core: &mut Core, batches: &mut Batches, budget:
         if !entry.port.shared().is_listening() {
             return Drain::Closed;
         }
-        let (n, limit) = match entry.port.receive(&mut batches.recv) {
-            Received::Datagrams { n, limit } => (n, limit),
+        let (n, limit, coalesced) = match entry.port.receive(&mut batches.recv) {
+            Received::Datagrams { n, limit } => (n, limit, false),
+            Received::Coalesced { n, limit } => (n, limit, true),
             Received::Refused => {
                 let _ = call(entry, core, "connection_refused", |p, cx| {
                     p.connection_refused(cx)
@@ -78,7 +79,10 @@ fn drain_port(entry: &mut Entry, core: &mut Core, batches: &mut Batches, budget:
                 return Drain::Closed;
             }
         };
-        let open = deliver(entry, core, batches, n, limit);
+        let open = match coalesced {
+            false => deliver(entry, core, batches, n, limit),
+            true => deliver_coalesced(entry, core, batches, n, limit),
+        };
         flush(core, Some(&mut entry.port), batches);
         if !open {
             return Drain::Closed; // stopped by its protocol: deliver nothing more
@@ -148,6 +152,71 @@ fn deliver_batch(
         }
         cx.transport.current = i;
         if let Err(failure) = protocol.datagram_received(cx, recv.data(i), recv.from(i)) {
+            report(cx.core, cx.transport.port, "datagram_received", &failure);
+        }
+        if !cx.transport.port.shared().is_listening() {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`deliver`] for a batch in which the kernel coalesced datagrams (UDP GRO): each slot's
+/// datagrams are handed over one by one. The position is `slot * SLOT + offset`, so a panic
+/// resumes at the next datagram, inside a slot or not.
+#[cold]
+fn deliver_coalesced(
+    entry: &mut Entry,
+    core: &mut Core,
+    batches: &mut Batches,
+    n: usize,
+    limit: usize,
+) -> bool {
+    let mut next = 0;
+    while next < n * SLOT {
+        let Entry { port, protocol } = &mut *entry;
+        let Batches { recv, queue, .. } = &mut *batches;
+        let outcome = guard::catch(|| {
+            let mut cx = Context::new(core, port, Some(queue), Some(recv));
+            deliver_segments(protocol.as_mut(), &mut cx, recv, n, limit, &mut next)
+        });
+        match outcome {
+            Ok(open) => return open,
+            Err(message) => {
+                let failure = Failure::new(PanicError { message });
+                report(core, &entry.port, "datagram_received", &failure);
+            }
+        }
+    }
+    entry.port.shared().is_listening()
+}
+
+/// The loop over one coalesced batch: every datagram of every slot, in order.
+fn deliver_segments(
+    protocol: &mut dyn DatagramProtocol,
+    cx: &mut Context<'_>,
+    recv: &RecvBatch,
+    n: usize,
+    limit: usize,
+    next: &mut usize,
+) -> bool {
+    while *next < n * SLOT {
+        let (i, offset) = (*next / SLOT, *next % SLOT);
+        let data = recv.data(i);
+        let size = segments(data.len(), recv.segment_size(i))
+            .next()
+            .unwrap_or(0);
+        let end = (offset + size).min(data.len());
+        *next = match end >= data.len() {
+            true => (i + 1) * SLOT,
+            false => i * SLOT + end,
+        };
+        let datagram = &data[offset..end];
+        if datagram.len() > limit || recv.len(i) > data.len() {
+            continue; // longer than max_packet_size (or cut): counted on receipt
+        }
+        cx.transport.current = i;
+        if let Err(failure) = protocol.datagram_received(cx, datagram, recv.from(i)) {
             report(cx.core, cx.transport.port, "datagram_received", &failure);
         }
         if !cx.transport.port.shared().is_listening() {

@@ -55,6 +55,10 @@ pub struct PortStats {
     /// [`icmp_errors`](crate::udp::ListenOptions::icmp_errors) on), each passed to
     /// `icmp_error`.
     pub icmp_errors: u64,
+    /// Receives that returned several datagrams the kernel coalesced into one buffer (UDP
+    /// GRO, ports listening with [`gro`](crate::udp::ListenOptions::gro)); their datagrams
+    /// are counted in `datagrams_in` one by one.
+    pub gro_receives: u64,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +74,7 @@ pub(crate) struct PortCounters {
     pub kernel_drops: Counter,
     pub gso_sends: Counter,
     pub icmp_errors: Counter,
+    pub gro_receives: Counter,
 }
 
 impl PortCounters {
@@ -86,6 +91,7 @@ impl PortCounters {
             kernel_drops: self.kernel_drops.get(),
             gso_sends: self.gso_sends.get(),
             icmp_errors: self.icmp_errors.get(),
+            gro_receives: self.gro_receives.get(),
         }
     }
 }
@@ -135,6 +141,7 @@ impl PortStats {
             kernel_drops: self.kernel_drops + o.kernel_drops,
             gso_sends: self.gso_sends + o.gso_sends,
             icmp_errors: self.icmp_errors + o.icmp_errors,
+            gro_receives: self.gro_receives + o.gro_receives,
         }
     }
 }

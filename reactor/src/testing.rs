@@ -215,6 +215,7 @@ impl Core {
             max_packet: MAX_DATAGRAM,
             icmp_errors: false,
             reply_from: false,
+            gro: false,
         };
         let transport = self.open_port(port, protocol)?;
         let wire = MemoryWire {

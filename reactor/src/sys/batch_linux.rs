@@ -12,8 +12,8 @@ use super::sockaddr::{parse_address, write_address};
 use super::{BATCH, SLOT};
 
 /// Room for the control messages a datagram may carry, aligned as the kernel writes them:
-/// `SO_RXQ_OVFL` (a `u32`, 24 bytes with its header) and the destination (`IP_PKTINFO`, 32
-/// bytes, or `IPV6_PKTINFO`, 40), with room to spare.
+/// `SO_RXQ_OVFL` (a `u32`, 24 bytes with its header), the destination (`IP_PKTINFO`, 32
+/// bytes, or `IPV6_PKTINFO`, 40) and the GRO segment size (24), with room to spare.
 const CONTROL: usize = 128;
 
 /// This path reads control messages (the destination address of each datagram).
@@ -180,6 +180,12 @@ impl RecvBatch {
         packet_info(&self.headers[i].msg_hdr)
     }
 
+    /// The size of each datagram in slot `i` when the kernel coalesced several there (UDP
+    /// GRO): all that size but the last, which may be shorter.
+    pub(crate) fn segment_size(&self, i: usize) -> Option<usize> {
+        gro_size(&self.headers[i].msg_hdr)
+    }
+
     /// The first `n` datagrams' lengths, in one pass over the headers.
     #[inline]
     pub(crate) fn lens(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
@@ -231,6 +237,26 @@ fn packet_info(hdr: &libc::msghdr) -> Option<(std::net::IpAddr, u32)> {
                     std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
                 let ip = std::net::Ipv6Addr::from(info.ipi6_addr.s6_addr);
                 return Some((ip.into(), info.ipi6_ifindex));
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+    None
+}
+
+/// The segment size a `UDP_GRO` control message in `hdr` gives.
+fn gro_size(hdr: &libc::msghdr) -> Option<usize> {
+    if hdr.msg_controllen < size_of::<libc::cmsghdr>() as _ {
+        return None;
+    }
+    // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR only walk within
+    // `msg_control[..msg_controllen]`; a UDP_GRO payload is a `c_int` (read unaligned).
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == super::linux::UDP_GRO {
+                let size: libc::c_int = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                return usize::try_from(size).ok().filter(|&s| s > 0);
             }
             cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
         }

@@ -128,6 +128,11 @@ impl RecvBatch {
         None
     }
 
+    /// No GRO on this path: every slot holds one datagram.
+    pub(crate) fn segment_size(&self, _i: usize) -> Option<usize> {
+        None
+    }
+
     /// No drop counter on this path.
     pub(crate) fn drops(&self, _i: usize) -> Option<u32> {
         None

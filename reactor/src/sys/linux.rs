@@ -189,6 +189,15 @@ pub(crate) fn send_from(
     }
 }
 
+/// `UDP_GRO` (linux/udp.h): receive trains of same-size datagrams coalesced into one buffer.
+pub(crate) const UDP_GRO: libc::c_int = 104;
+
+/// Turns on `UDP_GRO` (Linux 5.0+): the kernel may hand several datagrams of one sender, of
+/// one size (the last maybe shorter), as one buffer with their size in a control message.
+pub(crate) fn set_gro(socket: &Socket) -> io::Result<()> {
+    set_int_option(socket, libc::SOL_UDP, UDP_GRO, 1)
+}
+
 /// Turns on `IP_PKTINFO` (and `IPV6_RECVPKTINFO` on an IPv6 socket, whose IPv4-mapped
 /// datagrams come with the IPv4 one): each datagram then carries the local address and
 /// interface it arrived on.

@@ -48,6 +48,8 @@ pub(crate) struct SocketSetup {
     pub recv_err: bool,
     /// `IP_PKTINFO` / `IPV6_RECVPKTINFO`: each datagram says where it arrived.
     pub pktinfo: bool,
+    /// `UDP_GRO`: receive coalesced trains of datagrams.
+    pub gro: bool,
 }
 
 /// One entry of a socket's error queue: an ICMP error (or a local one) about a datagram this
@@ -99,17 +101,27 @@ pub(crate) fn bind_udp(address: SocketAddr, setup: &SocketSetup) -> io::Result<U
         platform::set_recv_err(&socket, address.is_ipv6())?;
     }
     if setup.pktinfo {
-        if !batch::CONTROL_MESSAGES {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "a datagram's destination address needs the batched receive path (recvmmsg, Linux)",
-            ));
-        }
+        needs_control_messages("a datagram's destination address")?;
         platform::set_pktinfo(&socket, address.is_ipv6())?;
+    }
+    if setup.gro {
+        needs_control_messages("UDP GRO")?;
+        platform::set_gro(&socket)?;
     }
     batch::enable_overflow_count(&socket)?;
     socket.bind(&address.into())?;
     Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// `Unsupported` for `what` on the I/O path that reads no control messages.
+fn needs_control_messages(what: &str) -> io::Result<()> {
+    match batch::CONTROL_MESSAGES {
+        true => Ok(()),
+        false => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{what} needs the batched receive path (recvmmsg, Linux)"),
+        )),
+    }
 }
 
 /// One datagram read by [`recv_from`].

@@ -79,3 +79,11 @@ pub(crate) fn send_from(
         "choosing a datagram's source address needs Linux (IP_PKTINFO)",
     ))
 }
+
+/// UDP GRO is Linux's.
+pub(crate) fn set_gro(_socket: &Socket) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "UDP GRO is only available on Linux (UDP_GRO, 5.0+)",
+    ))
+}

@@ -53,6 +53,18 @@ impl ListenOptions {
         self
     }
 
+    /// Receives with UDP GRO (Linux 5.0+, `UDP_GRO`): the kernel may hand a train of
+    /// same-size datagrams from one sender as one buffer, one system call and one wake-up for
+    /// many datagrams. gyre splits it again: the protocol still gets one `datagram_received`
+    /// per datagram, and `max_packet_size` still holds for each. Counted in
+    /// [`PortStats::gro_receives`](crate::PortStats::gro_receives). Off by default. Where the
+    /// kernel lacks it, or on the portable I/O path, opening the port fails with
+    /// `Unsupported`.
+    pub fn gro(mut self, on: bool) -> Self {
+        self.setup.gro = on;
+        self
+    }
+
     /// Records where each datagram arrived (Linux's `IP_PKTINFO` / `IPV6_RECVPKTINFO`):
     /// while `datagram_received` runs, [`TransportMut::received_at`](crate::udp::TransportMut::received_at)
     /// gives the local address the sender used and the interface. Off by default (it costs a

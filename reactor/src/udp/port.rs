@@ -310,6 +310,8 @@ pub(crate) struct NewPort {
     /// Whether replies leave from the address their request reached (see
     /// [`PortShared::reply_from`]).
     pub reply_from: bool,
+    /// Whether the socket receives coalesced trains (`UDP_GRO`).
+    pub gro: bool,
 }
 
 impl NewPort {
@@ -329,6 +331,7 @@ impl NewPort {
             max_packet,
             icmp_errors: false,
             reply_from: false,
+            gro: false,
         })
     }
 }
@@ -339,6 +342,9 @@ pub(crate) enum Received {
     /// `n` datagrams in the batch, already counted; those longer than `limit` bytes were
     /// counted as truncated and must not be delivered.
     Datagrams { n: usize, limit: usize },
+    /// `n` slots, some holding several datagrams the kernel coalesced (UDP GRO; see
+    /// [`segments`]), already counted; datagrams longer than `limit` must not be delivered.
+    Coalesced { n: usize, limit: usize },
     /// An ICMP refusal for a connected port (counted).
     Refused,
     /// Nothing queued.
@@ -346,6 +352,17 @@ pub(crate) enum Received {
     /// Every receive failed, [`READ_ERRORS_BEFORE_CLOSING`] times in a row (each logged and
     /// counted): the socket is broken.
     Broken,
+}
+
+/// The lengths of the datagrams in a slot of `len` bytes: one datagram, or, when the kernel
+/// coalesced several of `size` bytes (UDP GRO), that many, the last maybe shorter.
+pub(crate) fn segments(len: usize, size: Option<usize>) -> impl Iterator<Item = usize> {
+    let size = match size {
+        Some(size) if size > 0 && len > size => size,
+        _ => len.max(1), // one datagram (an empty one too)
+    };
+    let count = len.div_ceil(size).max(1);
+    (0..count).map(move |k| (len - k * size).min(size))
 }
 
 /// Receive errors in a row after which a port is closed (its protocol gets `stop_protocol`):
@@ -360,6 +377,12 @@ pub(crate) struct Port {
     socket: Rc<PortSocket>,
     /// Whether UDP GSO may be used: probed once, off only if the kernel or device says no.
     gso: bool,
+    /// Whether the socket receives coalesced trains of datagrams (UDP GRO).
+    gro: bool,
+    /// The room a receive gives each datagram: one byte more than the largest delivered, so
+    /// a longer one shows as truncated; a whole slot with GRO, where a buffer may hold a
+    /// train of up to 64 KiB whatever the datagrams' size.
+    room: usize,
 }
 
 impl Port {
@@ -388,6 +411,12 @@ impl Port {
             transport: Transport::new(Rc::new(shared)),
             socket,
             gso,
+            gro: new.gro,
+            room: if new.gro {
+                sys::SLOT
+            } else {
+                new.max_packet + 1
+            },
         }
     }
 
@@ -411,7 +440,8 @@ impl Port {
         let limit = shared.max_packet;
         let mut errors = 0;
         loop {
-            match self.socket.recv_batch(batch, limit + 1) {
+            match self.socket.recv_batch(batch, self.room) {
+                Ok(n) if self.gro => return self.count_coalesced(batch, n, limit),
                 Ok(n) => {
                     self.count_received(batch, n, limit);
                     return Received::Datagrams { n, limit };
@@ -457,6 +487,39 @@ impl Port {
         }
         if let Some(drops) = n.checked_sub(1).and_then(|last| batch.drops(last)) {
             counters.kernel_drops.set(u64::from(drops));
+        }
+    }
+
+    /// Counts a batch on a GRO port, where a slot may hold several datagrams; says whether
+    /// any did.
+    #[cold]
+    fn count_coalesced(&self, batch: &RecvBatch, n: usize, limit: usize) -> Received {
+        let counters = &self.shared().counters;
+        let mut coalesced = false;
+        for i in 0..n {
+            let (len, size) = (batch.len(i), batch.segment_size(i));
+            if size.is_some_and(|size| len > size) {
+                coalesced = true;
+                counters.gro_receives.add(1);
+            }
+            for part in segments(len, size) {
+                if part <= limit {
+                    counters.datagrams_in.add(1);
+                    counters.bytes_in.add(part as u64);
+                } else {
+                    counters.truncated.add(1);
+                    log::warn!(target: "gyre::udp",
+                        "{}: dropped a datagram from {} longer than max_packet_size ({part} > {limit} bytes)",
+                        self.shared().name(), batch.from(i));
+                }
+            }
+        }
+        if let Some(drops) = n.checked_sub(1).and_then(|last| batch.drops(last)) {
+            counters.kernel_drops.set(u64::from(drops));
+        }
+        match coalesced {
+            true => Received::Coalesced { n, limit },
+            false => Received::Datagrams { n, limit },
         }
     }
 
@@ -777,5 +840,33 @@ struct PortName<'a>(&'a PortShared);
 impl std::fmt::Display for PortName<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} (UDP {})", self.0.prefix, self.0.local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments;
+
+    #[test]
+    fn a_slot_splits_into_its_datagrams() {
+        let split = |len, size| segments(len, size).collect::<Vec<_>>();
+        assert_eq!(
+            split(1040, Some(100)),
+            [100; 10].iter().copied().chain([40]).collect::<Vec<_>>()
+        );
+        assert_eq!(split(300, Some(100)), [100, 100, 100]);
+        assert_eq!(
+            split(100, Some(100)),
+            [100],
+            "one datagram of the segment size"
+        );
+        assert_eq!(
+            split(60, Some(100)),
+            [60],
+            "shorter than a segment: one datagram"
+        );
+        assert_eq!(split(60, None), [60]);
+        assert_eq!(split(0, None), [0], "an empty datagram is one datagram");
+        assert_eq!(split(0, Some(100)), [0]);
     }
 }

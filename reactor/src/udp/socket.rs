@@ -129,6 +129,7 @@ impl PortSocket {
     }
 
     /// Reads a batch of datagrams of at most `limit` bytes each into `batch`.
+    #[inline]
     pub fn recv_batch(&self, batch: &mut RecvBatch, limit: usize) -> io::Result<usize> {
         match self {
             PortSocket::Os(s) => batch.recv(s, limit),

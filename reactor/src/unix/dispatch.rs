@@ -62,7 +62,7 @@ fn drain_port(
             return Drain::Closed;
         }
         let (n, limit) = match entry.port.receive(recv) {
-            Received::Datagrams { n, limit } => (n, limit),
+            Received::Datagrams { n, limit } | Received::Coalesced { n, limit } => (n, limit),
             Received::Refused => {
                 let _ = call(entry, core, "connection_refused", |p, cx| {
                     p.connection_refused(cx)

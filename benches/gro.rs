@@ -1,0 +1,201 @@
+//! Receive throughput with UDP GRO against without, in the same run.
+//!
+//! A sender thread (pinned to core 0) sends trains of same-size datagrams with GSO
+//! (`UDP_SEGMENT`, 64 datagrams a train, or as many as fit in 64,000 bytes) to a gyre port on
+//! 127.0.0.1 for one second, as fast as it can; the reactor (pinned to core 1) counts what it
+//! delivers, one `datagram_received` per datagram either way. On loopback the kernel keeps a
+//! GSO train whole for a GRO socket (one buffer, one control message), and cuts it into
+//! datagrams before queueing them for a socket without GRO. Rounds alternate the two ports;
+//! the table gives the median datagrams delivered per second of each and the median of the
+//! per-round ratios GRO ÷ without (above 1: GRO delivers more). Drops are the kernel's
+//! (`kernel_drops`): the receiver falling behind the sender.
+//!
+//! ```text
+//! cargo bench --bench gro
+//! GYRE_BENCH_ROUNDS=3 cargo bench --bench gro
+//! ```
+
+use std::cell::Cell;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gyre::prelude::*;
+use gyre::udp::ListenOptions;
+
+/// How long the sender sends each round.
+const SEND_FOR: Duration = Duration::from_secs(1);
+/// `UDP_SEGMENT` (linux/udp.h).
+const UDP_SEGMENT: libc::c_int = 103;
+
+/// Counts datagrams and bytes.
+struct Count {
+    datagrams: Rc<Cell<u64>>,
+}
+
+impl DatagramProtocol for Count {
+    fn datagram_received(&mut self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Outcome {
+        self.datagrams.set(self.datagrams.get() + 1);
+        Ok(())
+    }
+}
+
+/// What one round measured.
+struct Round {
+    per_second: f64,
+    drops: u64,
+    gro_receives: u64,
+}
+
+fn main() {
+    let rounds: usize = std::env::var("GYRE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    println!("| size | rounds | without GRO (datagrams/s) | with GRO (datagrams/s) | GRO ÷ without (median, range) | drops without / with | coalesced buffers |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for size in [64usize, 1200] {
+        let (mut plain, mut gro, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut drops, mut coalesced) = ((0, 0), 0);
+        for _ in 0..rounds {
+            let a = round(false, size);
+            let b = round(true, size);
+            ratios.push(b.per_second / a.per_second);
+            drops.0 += a.drops;
+            drops.1 += b.drops;
+            coalesced += b.gro_receives;
+            plain.push(a.per_second);
+            gro.push(b.per_second);
+        }
+        let (lo, hi) = range(&ratios);
+        println!(
+            "| {size} B | {rounds} | {:.0} | {:.0} | {:.2}x ({lo:.2}–{hi:.2}) | {} / {} | {coalesced} |",
+            median(&mut plain),
+            median(&mut gro),
+            median(&mut ratios),
+            drops.0,
+            drops.1,
+        );
+    }
+}
+
+/// One round: a port with or without GRO, a sender blasting GSO trains at it for `SEND_FOR`.
+fn round(gro: bool, size: usize) -> Round {
+    let _ = pin_current_thread(Some(1));
+    let mut reactor = Reactor::new().expect("a reactor");
+    reactor.install_signal_handlers(false);
+    let datagrams = Rc::new(Cell::new(0));
+    let options = ListenOptions::new(0)
+        .interface("127.0.0.1")
+        .gro(gro)
+        .recv_buffer_size(4 << 20);
+    let protocol = Count {
+        datagrams: datagrams.clone(),
+    };
+    let port = reactor
+        .listen_udp_with(options, protocol)
+        .expect("a port (UDP GRO needs Linux 5.0+)");
+    let to = port.get_host().unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let done = done.clone();
+        std::thread::spawn(move || send_trains(to, size, &done))
+    };
+    let started = Instant::now();
+    while !done.load(Ordering::Acquire) {
+        reactor.iterate(Duration::from_millis(10)).unwrap();
+    }
+    let sent_for = started.elapsed();
+    for _ in 0..5 {
+        reactor.iterate(Duration::from_millis(5)).unwrap(); // what is queued still counts
+    }
+    sender.join().unwrap();
+    let stats = port.stats().unwrap();
+    Round {
+        per_second: datagrams.get() as f64 / sent_for.as_secs_f64(),
+        drops: stats.kernel_drops,
+        gro_receives: stats.gro_receives,
+    }
+}
+
+/// Sends GSO trains of `size`-byte datagrams to `to` for `SEND_FOR`, then sets `done`.
+fn send_trains(to: SocketAddr, size: usize, done: &AtomicBool) {
+    let _ = pin_current_thread(Some(0));
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let per_train = (64_000 / size).min(64);
+    let payload = vec![7u8; per_train * size];
+    let until = Instant::now() + SEND_FOR;
+    while Instant::now() < until {
+        for _ in 0..64 {
+            send_train(&socket, to, &payload, size as u16);
+        }
+    }
+    done.store(true, Ordering::Release);
+}
+
+/// One `sendmsg` of `payload` as datagrams of `segment` bytes (errors, such as a full
+/// buffer, are the load's problem, not the measurement's).
+fn send_train(socket: &UdpSocket, to: SocketAddr, payload: &[u8], segment: u16) {
+    let SocketAddr::V4(to) = to else { return };
+    let mut name = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: to.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*to.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut libc::c_void,
+        iov_len: payload.len(),
+    };
+    let mut control = [0u64; 4];
+    // SAFETY: an all-zero msghdr is valid; every pointer set points at a live local (or at
+    // `payload`, borrowed for the call) with its length; the control buffer holds
+    // CMSG_SPACE(2) bytes, so the one header and its u16 fit; the fd is open.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut name as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(2) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_UDP;
+        (*cmsg).cmsg_type = UDP_SEGMENT;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
+        libc::sendmsg(socket.as_raw_fd(), &msg, 0);
+    }
+}
+
+/// Pins the calling thread to `core` (best effort: a machine with one core runs both).
+fn pin_current_thread(core: Option<usize>) -> std::io::Result<()> {
+    let Some(core) = core else { return Ok(()) };
+    // SAFETY: an all-zero cpu_set_t is an empty set; CPU_SET writes inside it; pid 0 is the
+    // calling thread and the size passed is the set's.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    match rc {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn range(values: &[f64]) -> (f64, f64) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
+}

@@ -55,7 +55,9 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
-    println!("| size | rounds | without GRO (datagrams/s) | with GRO (datagrams/s) | GRO ÷ without (median, range) | drops without / with | coalesced buffers |");
+    println!(
+        "| size | rounds | without GRO (datagrams/s) | with GRO (datagrams/s) | GRO ÷ without (median, range) | drops without / with | coalesced buffers |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for size in [64usize, 1200] {
         let (mut plain, mut gro, mut ratios) = (Vec::new(), Vec::new(), Vec::new());

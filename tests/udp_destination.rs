@@ -238,6 +238,93 @@ fn only_replies_to_the_sender_take_its_destination_and_order_is_kept() {
     );
 }
 
+/// IPv6 has one loopback address, so a second one lives in a network namespace this test
+/// creates (lo up, `fd67:7972:66::2/128` added to it; no other interface, no route out): the
+/// test binary runs itself in there for the inner test. Needs root and `ip`; skips otherwise.
+#[test]
+#[cfg(not(gyre_portable_io))]
+fn an_ipv6_reply_leaves_from_the_address_its_request_reached() {
+    use std::process::Command;
+    if std::env::var_os("GYRE_INSIDE_NETNS").is_some() {
+        return ipv6_replies_inside_the_namespace();
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n");
+    if !matches!(root, Ok(true)) || Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("SKIP: a network namespace needs root and `ip` (iproute2)");
+        return;
+    }
+    let ns = format!("gyre-dest-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ip(&["netns", "add", &ns]);
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _remove = Remove(ns.clone());
+    ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    ip(&[
+        "-n",
+        &ns,
+        "-6",
+        "addr",
+        "add",
+        "fd67:7972:66::2/128",
+        "dev",
+        "lo",
+        "nodad",
+    ]);
+    let me = std::env::current_exe().unwrap();
+    let test = "an_ipv6_reply_leaves_from_the_address_its_request_reached";
+    let out = common::run_bounded(
+        {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns])
+                .arg(me)
+                .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+                .env("GYRE_INSIDE_NETNS", "1");
+            c
+        },
+        CAP,
+    );
+    let output =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{output}");
+    assert!(output.contains("1 passed"), "{output}");
+}
+
+/// The inner half: `::` with destinations, asked at `::1` and at `fd67:7972:66::2`.
+fn ipv6_replies_inside_the_namespace() {
+    let mut reactor = reactor();
+    let options = ListenOptions::new(0)
+        .interface("::")
+        .receive_destination(true);
+    let (port, _) = listen(&mut reactor, options);
+    let number = port.get_host().unwrap().port();
+    let client = UdpSocket::bind("[::1]:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    for ip in ["fd67:7972:66::2", "::1", "fd67:7972:66::2"] {
+        let (data, from) = echo_via(&mut reactor, &client, ip, number, ip.as_bytes());
+        assert_eq!(data, ip.as_bytes());
+        assert_eq!(
+            from,
+            SocketAddr::new(ip.parse().unwrap(), number),
+            "reply to {ip}"
+        );
+    }
+}
+
 /// The one-call-per-datagram path reads no control messages: asking is a clear error.
 #[test]
 #[cfg(gyre_portable_io)]

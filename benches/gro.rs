@@ -10,6 +10,13 @@
 //! per-round ratios GRO ÷ without (above 1: GRO delivers more). Drops are the kernel's
 //! (`kernel_drops`): the receiver falling behind the sender.
 //!
+//! Then an echo, closed loop: the generator (core 0, GRO on its own socket too) sends a train of
+//! 32 datagrams with GSO and waits for the 32 echoes (200 ms at most) before the next, for one
+//! second; the server on core 1 is gyre's `Echo` on a `gro(true)` port (replies leave with GSO,
+//! as gyre always sends runs) or a raw loop that answers each coalesced buffer with one GSO
+//! `sendmsg` of the same segmentation: the fair limit. The table gives echoed datagrams per
+//! second and the median ratio gyre ÷ raw (target ≥ 0.95x).
+//!
 //! ```text
 //! cargo bench --bench gro
 //! GYRE_BENCH_ROUNDS=3 cargo bench --bench gro
@@ -82,6 +89,166 @@ fn main() {
             drops.1,
         );
     }
+    println!();
+    println!(
+        "| size | rounds | raw GRO+GSO loop (echoes/s) | gyre, gro(true) (echoes/s) | gyre ÷ raw (median, range) |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for size in [64usize, 1200] {
+        let (mut raw, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let a = echo_round(false, size);
+            let b = echo_round(true, size);
+            ratios.push(b / a);
+            raw.push(a);
+            ours.push(b);
+        }
+        let (lo, hi) = range(&ratios);
+        println!(
+            "| {size} B | {rounds} | {:.0} | {:.0} | {:.2}x ({lo:.2}–{hi:.2}) |",
+            median(&mut raw),
+            median(&mut ours),
+            median(&mut ratios),
+        );
+    }
+}
+
+/// Datagrams a train carries in the echo.
+const TRAIN: usize = 32;
+
+/// One echo round against gyre (`true`) or the raw loop: echoed datagrams per second.
+fn echo_round(gyre: bool, size: usize) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let _ = pin_current_thread(Some(1));
+            match gyre {
+                true => serve_gyre(&tx, &stop),
+                false => serve_raw(&tx, &stop),
+            }
+        })
+    };
+    let to: SocketAddr = rx.recv().unwrap();
+    let _ = pin_current_thread(Some(0));
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    set_gro(&socket);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let payload = vec![5u8; TRAIN * size];
+    let mut buf = vec![0u8; 65_536];
+    let (started, mut echoed) = (Instant::now(), 0u64);
+    while started.elapsed() < SEND_FOR {
+        send_train(&socket, to, &payload, size as u16);
+        let mut back = 0;
+        while back < TRAIN {
+            match recv_counted(&socket, &mut buf) {
+                Some(n) => back += n,
+                None => break, // lost: the next train
+            }
+        }
+        echoed += back as u64;
+    }
+    let rate = echoed as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Release);
+    server.join().unwrap();
+    rate
+}
+
+/// gyre's echo on a GRO port, until `stop`.
+fn serve_gyre(tx: &std::sync::mpsc::Sender<SocketAddr>, stop: &AtomicBool) {
+    let mut reactor = Reactor::new().expect("a reactor");
+    reactor.install_signal_handlers(false);
+    let options = ListenOptions::new(0).interface("127.0.0.1").gro(true);
+    let port = reactor
+        .listen_udp_with(options, gyre::protocols::Echo::quiet())
+        .expect("a GRO port");
+    tx.send(port.get_host().unwrap()).unwrap();
+    while !stop.load(Ordering::Acquire) {
+        reactor.iterate(Duration::from_millis(10)).unwrap();
+    }
+}
+
+/// The fair limit: a blocking loop that reads one (maybe coalesced) buffer and sends it back
+/// with one GSO `sendmsg` of the same segmentation, until `stop`.
+fn serve_raw(tx: &std::sync::mpsc::Sender<SocketAddr>, stop: &AtomicBool) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    set_gro(&socket);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    tx.send(socket.local_addr().unwrap()).unwrap();
+    let mut buf = vec![0u8; 65_536];
+    while !stop.load(Ordering::Acquire) {
+        if let Some((len, size, from)) = recv_gro(&socket, &mut buf) {
+            send_train(&socket, from, &buf[..len], size as u16);
+        }
+    }
+}
+
+/// Turns on `UDP_GRO` (104) on a bench socket.
+fn set_gro(socket: &UdpSocket) {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a valid c_int for the call and its size is passed; the fd is open.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            104,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Reads one buffer: its length, the size of its datagrams (the whole length when it holds
+/// one), and its sender; `None` on a timeout.
+fn recv_gro(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, usize, SocketAddr)> {
+    let mut control = [0u64; 8];
+    // SAFETY: all-zero sockaddr_in and msghdr are valid; every pointer set points at a live
+    // local or `buf` with its length; CMSG_* walk only inside `control`, as the kernel filled
+    // it; a UDP_GRO payload is a c_int.
+    unsafe {
+        let mut name: libc::sockaddr_in = std::mem::zeroed();
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut name as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, 0);
+        if n < 0 {
+            return None;
+        }
+        let len = n as usize;
+        let mut size = len;
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == 104 {
+                let s: libc::c_int = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                size = (s as usize).max(1);
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        let from = SocketAddr::from((
+            std::net::Ipv4Addr::from(u32::from_be(name.sin_addr.s_addr)),
+            u16::from_be(name.sin_port),
+        ));
+        Some((len, size, from))
+    }
+}
+
+/// Reads one buffer and says how many datagrams it held; `None` on a timeout.
+fn recv_counted(socket: &UdpSocket, buf: &mut [u8]) -> Option<usize> {
+    let (len, size, _) = recv_gro(socket, buf)?;
+    Some(len.div_ceil(size).max(1))
 }
 
 /// One round: a port with or without GRO, a sender blasting GSO trains at it for `SEND_FOR`.

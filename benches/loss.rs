@@ -51,7 +51,9 @@ fn main() {
     let rate = capacity / 2;
     println!("capacity about {capacity} datagrams/s; sending {rate}/s for {seconds} s each");
     println!();
-    println!("| SO_RCVBUF asked | SO_RCVBUF given | sent | delivered | lost | lost % | kernel_drops |");
+    println!(
+        "| SO_RCVBUF asked | SO_RCVBUF given | sent | delivered | lost | lost % | kernel_drops |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for asked in [None, Some(4usize << 20)] {
         let r = run(asked, rate, Duration::from_secs(seconds));
@@ -83,7 +85,10 @@ fn run(buffer: Option<usize>, rate: u64, length: Duration) -> Run {
         .listen_udp_with(options, Count(delivered.clone()))
         .unwrap();
     let to = port.get_host().unwrap();
-    let (done, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (done, sent) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let sender = {
         let (done, sent) = (done.clone(), sent.clone());
         std::thread::spawn(move || send_at(to, rate, length, &sent, &done))

@@ -22,6 +22,9 @@
 //! GYRE_BENCH_ROUNDS=3 cargo bench --bench gro
 //! ```
 
+#[path = "../tests/common/gso.rs"]
+mod gso;
+
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -35,8 +38,6 @@ use gyre::udp::ListenOptions;
 
 /// How long the sender sends each round.
 const SEND_FOR: Duration = Duration::from_secs(1);
-/// `UDP_SEGMENT` (linux/udp.h).
-const UDP_SEGMENT: libc::c_int = 103;
 
 /// Counts datagrams and bytes.
 struct Count {
@@ -305,41 +306,10 @@ fn send_trains(to: SocketAddr, size: usize, done: &AtomicBool) {
     done.store(true, Ordering::Release);
 }
 
-/// One `sendmsg` of `payload` as datagrams of `segment` bytes (errors, such as a full
-/// buffer, are the load's problem, not the measurement's).
+/// One GSO `sendmsg` of `payload` (errors, such as a full buffer, are the load's problem,
+/// not the measurement's).
 fn send_train(socket: &UdpSocket, to: SocketAddr, payload: &[u8], segment: u16) {
-    let SocketAddr::V4(to) = to else { return };
-    let mut name = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: to.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*to.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr() as *mut libc::c_void,
-        iov_len: payload.len(),
-    };
-    let mut control = [0u64; 4];
-    // SAFETY: an all-zero msghdr is valid; every pointer set points at a live local (or at
-    // `payload`, borrowed for the call) with its length; the control buffer holds
-    // CMSG_SPACE(2) bytes, so the one header and its u16 fit; the fd is open.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_name = (&mut name as *mut libc::sockaddr_in).cast();
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(2) as _;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_UDP;
-        (*cmsg).cmsg_type = UDP_SEGMENT;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
-        libc::sendmsg(socket.as_raw_fd(), &msg, 0);
-    }
+    let _ = gso::send_train(socket, to, payload, segment);
 }
 
 /// Pins the calling thread to `core` (best effort: a machine with one core runs both).

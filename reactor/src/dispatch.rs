@@ -163,7 +163,8 @@ fn deliver_batch(
 
 /// [`deliver`] for a batch in which the kernel coalesced datagrams (UDP GRO): each slot's
 /// datagrams are handed over one by one. The position is `slot * SLOT + offset`, so a panic
-/// resumes at the next datagram, inside a slot or not.
+/// resumes at the next datagram, inside a slot or not. Kept apart from `deliver` on purpose:
+/// one function for both shapes cost the plain path 7 instructions per echo (lockstep).
 #[cold]
 fn deliver_coalesced(
     entry: &mut Entry,

@@ -195,7 +195,13 @@ pub(crate) const UDP_GRO: libc::c_int = 104;
 /// Turns on `UDP_GRO` (Linux 5.0+): the kernel may hand several datagrams of one sender, of
 /// one size (the last maybe shorter), as one buffer with their size in a control message.
 pub(crate) fn set_gro(socket: &Socket) -> io::Result<()> {
-    set_int_option(socket, libc::SOL_UDP, UDP_GRO, 1)
+    set_int_option(socket, libc::SOL_UDP, UDP_GRO, 1).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOPROTOOPT) => io::Error::new(
+            io::ErrorKind::Unsupported,
+            "UDP GRO needs Linux 5.0 or later: this kernel refused UDP_GRO",
+        ),
+        _ => e,
+    })
 }
 
 /// Turns on `IP_PKTINFO` (and `IPV6_RECVPKTINFO` on an IPv6 socket, whose IPv4-mapped

@@ -13,6 +13,7 @@ use gyre_reactor::{Context, DatagramProtocol, Outcome};
 
 pub use gyre_reactor::prelude;
 
+pub mod dns;
 mod inbox;
 
 pub use inbox::{Datagram, Inbox, InboxProtocol};

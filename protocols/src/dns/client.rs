@@ -1,4 +1,5 @@
-//! A DNS client over UDP on gyre's public API (Twisted's `twisted.names.client.Resolver`).
+//! [`DnsClient`]: queries over UDP on gyre's public API (Twisted's
+//! `twisted.names.client.Resolver`).
 //!
 //! Each query gets a port of its own (a fresh source port) and a random id, and goes to the
 //! servers in turn on Twisted's schedule: 1 s, then 3, 11 and 45 (each attempt to the next
@@ -6,9 +7,6 @@
 //! query's id and repeats its question; anything else is ignored (and counted). The answer
 //! comes back through a [`Deferred`] (awaitable), failures as a [`DnsError`]. The client can
 //! be the reactor's [`Resolver`], so `resolve(name)` needs no thread.
-//!
-//! The wire format is `hickory-proto`'s ([`Message`], [`RecordType`] and the record types are
-//! re-exported here).
 //!
 //! ```
 //! use gyre_protocols::dns::{DnsClient, RecordType};
@@ -27,8 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-pub use hickory_proto::op::{Message, Query, ResponseCode};
-pub use hickory_proto::rr::{Name, RData, Record, RecordType};
+use super::{Message, Name, Query, RData, RecordType, ResponseCode};
 
 use gyre_reactor::defer::{Deferred, Failure, deferred_list};
 use gyre_reactor::time::DelayedCall;

@@ -391,3 +391,48 @@ fn embed_poll_exits_1_when_no_one_echoes() {
         "no echo server there\n1 echo(es) never came\n"
     );
 }
+
+#[test]
+fn dns_lookup_asks_the_dns_server_example_and_prints_its_records() {
+    let dir = std::env::temp_dir().join(format!("gyre-dns-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "192.0.2.7 example.test\n2001:db8::7 example.test\n").unwrap();
+    let (mut server, port, _log) = start_logging_example(
+        "dns_server",
+        &[
+            "--port",
+            "0",
+            "--hosts",
+            hosts.to_str().unwrap(),
+            "--seconds",
+            "30",
+        ],
+    );
+    let at = format!("127.0.0.1:{port}");
+    let lookup = |args: &[&str]| {
+        let mut cmd = example("dns_lookup");
+        cmd.args(args).args(["--server", &at, "--timeout", "5"]);
+        run_bounded(cmd, Duration::from_secs(20))
+    };
+    let a = lookup(&["example.test"]);
+    assert!(a.status.success(), "{a:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&a.stdout),
+        "example.test. 300 IN A 192.0.2.7\n"
+    );
+    let aaaa = lookup(&["example.test", "--type", "aaaa"]);
+    assert_eq!(
+        String::from_utf8_lossy(&aaaa.stdout),
+        "example.test. 300 IN AAAA 2001:db8::7\n"
+    );
+    let missing = lookup(&["nowhere.test"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("domain name not found: nowhere.test"),
+        "{missing:?}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -542,3 +542,84 @@ fn gyre_looping_call_sender_to_twisted_receiver_loses_nothing() {
     assert!(sent.get() > 100, "only {} sent", sent.get());
     assert_eq!(out, format!("GOT {} MISSING 0\n", sent.get()));
 }
+
+// ---- DNS ------------------------------------------------------------------------------------
+
+const DNS_HOSTS: &str = "192.0.2.7 example.test\n2001:db8::7 example.test\n";
+
+#[test]
+fn twisted_names_client_asks_gyre_dns_server() {
+    let Some(py) = python() else { return };
+    let dir = std::env::temp_dir().join(format!("gyre-dns-interop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, DNS_HOSTS).unwrap();
+    let (server, port) = gyre_server(
+        "dns_server",
+        &[
+            "--port",
+            "0",
+            "--hosts",
+            hosts.to_str().unwrap(),
+            "--seconds",
+            "60",
+        ],
+    );
+    let client = Script::start(py, "dns_lookup.py", &["--port", &port.to_string()]);
+    let (code, out) = client.finish(Duration::from_secs(60));
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "A 192.0.2.7\nAAAA 2001:db8::7\nDNSNameError\n")
+    );
+}
+
+#[test]
+fn gyre_dns_client_asks_twisted_names_server() {
+    use gyre::protocols::dns::{DnsClient, DnsError, RecordType, addresses};
+    let Some(py) = python() else { return };
+    let dir = std::env::temp_dir().join(format!("gyre-dns-interop2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, DNS_HOSTS).unwrap();
+    let mut twisted = Script::start(
+        py,
+        "dns_server.py",
+        &[
+            "--port",
+            "0",
+            "--hosts",
+            hosts.to_str().unwrap(),
+            "--seconds",
+            "60",
+        ],
+    );
+    let port = twisted.ready_port();
+    let mut reactor = reactor();
+    let client = DnsClient::new(vec![SocketAddr::from(([127, 0, 0, 1], port))]);
+    let mut ask = |name: &str, rtype| {
+        let answer = client.query(&mut reactor, name, rtype);
+        run_until(&mut reactor, Duration::from_secs(30), || answer.is_called());
+        answer.take_result().unwrap()
+    };
+    let a = ask("example.test", RecordType::A).unwrap();
+    let aaaa = ask("example.test", RecordType::AAAA).unwrap();
+    let missing = ask("nowhere.test", RecordType::A).unwrap_err();
+    drop(twisted.child.kill());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        addresses(&a),
+        vec!["192.0.2.7".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        addresses(&aaaa),
+        vec!["2001:db8::7".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        missing.downcast_ref::<DnsError>(),
+        Some(&DnsError::NameError {
+            name: "nowhere.test".into()
+        })
+    );
+}

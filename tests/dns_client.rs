@@ -380,3 +380,73 @@ fn random_bytes_from_the_server_asked_are_ignored_and_never_panic() {
     assert!(!answer.is_called());
     assert_eq!(reactor.stats().callback_failures, 0);
 }
+
+#[test]
+fn a_late_answer_from_the_first_server_still_counts_after_the_retry_moved_on() {
+    let (mut reactor, clock) = manual();
+    let (slow, seen_slow) = server(&mut reactor, Mode::Drop);
+    let (mute, seen_mute) = server(&mut reactor, Mode::Drop);
+    let answer =
+        DnsClient::new(vec![slow, mute]).query(&mut reactor, "example.test", RecordType::A);
+    common::run_until(&mut reactor, CAP, || seen_slow.borrow().len() == 1);
+    clock.advance(Duration::from_secs(1));
+    common::run_until(&mut reactor, CAP, || seen_mute.borrow().len() == 1);
+    // The first server answers now, late: it was asked, so its answer counts.
+    let (id, client_port) = seen_slow.borrow()[0];
+    let mut question = Message::query();
+    question.add_query(hickory_query("example.test.", RecordType::A));
+    let late = answer_with_id(&question, id);
+    let slow_port = reactor
+        .ports()
+        .into_iter()
+        .find(|p| p.get_host().unwrap() == slow)
+        .unwrap();
+    slow_port.write_to(&late, client_port).unwrap();
+    wait(&mut reactor, &answer);
+    let message = answer.take_result().unwrap().unwrap();
+    assert_eq!(
+        gyre::protocols::dns::addresses(&message),
+        vec![IpAddr::V4(V4)]
+    );
+}
+
+#[test]
+fn a_call_may_bring_its_own_schedule() {
+    let (mut reactor, clock) = manual();
+    let (mute, seen) = server(&mut reactor, Mode::Drop);
+    let client = DnsClient::new(vec![mute]);
+    let schedule = [Duration::from_millis(100), Duration::from_millis(200)];
+    let answer = client.query_with(&mut reactor, "example.test", RecordType::A, &schedule);
+    common::run_until(&mut reactor, CAP, || seen.borrow().len() == 1);
+    clock.advance(Duration::from_millis(100));
+    common::run_until(&mut reactor, CAP, || seen.borrow().len() == 2);
+    clock.advance(Duration::from_millis(200));
+    wait(&mut reactor, &answer);
+    assert_eq!(
+        error_of(answer),
+        DnsError::Timeout {
+            after: Duration::from_millis(300)
+        }
+    );
+}
+
+#[test]
+fn names_in_the_hosts_file_are_answered_without_asking_a_server() {
+    let (mut reactor, _clock) = manual();
+    let (at, seen) = server(&mut reactor, Mode::Answer);
+    let hosts = std::env::temp_dir().join(format!("gyre-dns-hosts-{}", std::process::id()));
+    std::fs::write(&hosts, "198.51.100.1 local.test # from the file\n").unwrap();
+    let client = DnsClient::new(vec![at]).with_hosts_file(&hosts).unwrap();
+    let _ = std::fs::remove_file(&hosts);
+    let local = client.query(&mut reactor, "local.test", RecordType::A);
+    let message = local.take_result().expect("answered at once").unwrap();
+    assert_eq!(
+        gyre::protocols::dns::addresses(&message),
+        vec!["198.51.100.1".parse::<IpAddr>().unwrap()]
+    );
+    // Names (and types) the file does not have go to the server.
+    let other = client.query(&mut reactor, "example.test", RecordType::A);
+    wait(&mut reactor, &other);
+    assert!(other.take_result().unwrap().is_ok());
+    assert_eq!(seen.borrow().len(), 1);
+}

@@ -229,3 +229,17 @@ fn random_bytes_never_panic_the_server() {
     let a = ask(&mut reactor, at, "example.test", RecordType::A).unwrap();
     assert_eq!(addresses(&a).len(), 1);
 }
+
+proptest::proptest! {
+    /// Whatever bytes arrive, the server answers or drops them: it never panics, and what it
+    /// sends back is a DNS response with the same id when it answers.
+    #[test]
+    fn the_server_never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+        let (server, _) = DnsServer::new(Authority::from_hosts(HOSTS, 300));
+        if let Some(reply) = server.answer(&bytes) {
+            let reply = Message::from_vec(&reply).expect("a reply gyre wrote parses");
+            proptest::prop_assert_eq!(reply.metadata.id, u16::from_be_bytes([bytes[0], bytes[1]]));
+            proptest::prop_assert_eq!(reply.metadata.message_type, gyre::protocols::dns::MessageType::Response);
+        }
+    }
+}

@@ -25,7 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{Message, Name, Query, RData, RecordType, ResponseCode};
+use super::{Authority, Message, Name, Query, RData, RecordType, ResponseCode};
 
 use gyre_reactor::defer::{Deferred, Failure, deferred_list};
 use gyre_reactor::time::DelayedCall;
@@ -104,6 +104,8 @@ pub struct DnsClient {
     servers: Vec<SocketAddr>,
     timeouts: Vec<Duration>,
     ignored: Rc<std::cell::Cell<u64>>,
+    /// Names answered from a hosts file before any server is asked.
+    hosts: Option<Rc<Authority>>,
 }
 
 impl DnsClient {
@@ -113,6 +115,7 @@ impl DnsClient {
             servers,
             timeouts: TIMEOUTS.to_vec(),
             ignored: Rc::default(),
+            hosts: None,
         }
     }
 
@@ -139,6 +142,18 @@ impl DnsClient {
         self
     }
 
+    /// Answers A and AAAA queries for the names of a hosts file (`/etc/hosts` is the
+    /// system's) from it, before asking any server, as Twisted's `createResolver` does.
+    pub fn with_hosts_file(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<DnsClient, DnsError> {
+        let text =
+            std::fs::read_to_string(path.as_ref()).map_err(|e| DnsError::Io(e.to_string()))?;
+        self.hosts = Some(Rc::new(Authority::from_hosts(&text, 0)));
+        Ok(self)
+    }
+
     /// Answers ignored so far: from a server not asked, with the wrong id or question, or
     /// not DNS at all.
     pub fn ignored(&self) -> u64 {
@@ -149,10 +164,40 @@ impl DnsClient {
     /// Deferred fires with the server's answer (its `answers` hold the records), or fails
     /// with a [`DnsError`]; cancelling it stops the query and closes its port.
     pub fn query(&self, reactor: &mut Core, name: &str, rtype: RecordType) -> Deferred<Message> {
-        match self.start(reactor, name, rtype) {
+        self.query_with(reactor, name, rtype, &self.timeouts)
+    }
+
+    /// [`query`](DnsClient::query) on a schedule of its own (Twisted's `timeout=` argument):
+    /// one attempt per entry, each to the next server.
+    pub fn query_with(
+        &self,
+        reactor: &mut Core,
+        name: &str,
+        rtype: RecordType,
+        timeouts: &[Duration],
+    ) -> Deferred<Message> {
+        if let Some(found) = self.from_hosts(name, rtype) {
+            return Deferred::succeeded(found);
+        }
+        match self.start(reactor, name, rtype, timeouts) {
             Ok(answer) => answer,
             Err(e) => Deferred::failed(e),
         }
+    }
+
+    /// The hosts file's answer for an A or AAAA query of a name it has.
+    fn from_hosts(&self, name: &str, rtype: RecordType) -> Option<Message> {
+        if !matches!(rtype, RecordType::A | RecordType::AAAA) {
+            return None;
+        }
+        let hosts = self.hosts.as_ref()?;
+        let mut qname = Name::from_str_relaxed(name).ok()?;
+        qname.set_fqdn(true);
+        let records = hosts.lookup(&qname, rtype).filter(|r| !r.is_empty())?;
+        let mut message = Message::response(0, OpCode::Query);
+        message.add_query(Query::query(qname, rtype));
+        message.answers = records;
+        Some(message)
     }
 
     /// Every IPv4 and IPv6 address of `name` (A and AAAA, asked at once), IPv4 first. A
@@ -190,8 +235,9 @@ impl DnsClient {
         reactor: &mut Core,
         name: &str,
         rtype: RecordType,
+        timeouts: &[Duration],
     ) -> Result<Deferred<Message>, DnsError> {
-        if self.servers.is_empty() || self.timeouts.is_empty() {
+        if self.servers.is_empty() || timeouts.is_empty() {
             return Err(DnsError::InvalidQuery(
                 "no server or no attempt to make".into(),
             ));
@@ -212,7 +258,7 @@ impl DnsClient {
             name: name.to_string(),
             wire,
             servers: self.servers.clone(),
-            timeouts: self.timeouts.clone(),
+            timeouts: timeouts.to_vec(),
             asked: Vec::new(),
             attempt: 0,
             port: None,

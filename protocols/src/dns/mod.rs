@@ -13,6 +13,6 @@ mod server;
 
 pub use authority::{Authority, ZoneError};
 pub use client::{DnsClient, DnsError, TIMEOUTS, addresses};
-pub use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+pub use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 pub use hickory_proto::rr::{Name, RData, Record, RecordType};
 pub use server::{DnsServer, ServerStats, ServerStatsHandle};

@@ -176,7 +176,7 @@ impl DnsClient {
         rtype: RecordType,
         timeouts: &[Duration],
     ) -> Deferred<Message> {
-        if let Some(found) = self.from_hosts(name, rtype) {
+        if let Some(found) = self.hosts_answer(name, rtype) {
             return Deferred::succeeded(found);
         }
         match self.start(reactor, name, rtype, timeouts) {
@@ -186,7 +186,7 @@ impl DnsClient {
     }
 
     /// The hosts file's answer for an A or AAAA query of a name it has.
-    fn from_hosts(&self, name: &str, rtype: RecordType) -> Option<Message> {
+    fn hosts_answer(&self, name: &str, rtype: RecordType) -> Option<Message> {
         if !matches!(rtype, RecordType::A | RecordType::AAAA) {
             return None;
         }

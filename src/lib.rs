@@ -32,3 +32,7 @@ struct PortingDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/datagram-metadata.md")]
 struct DatagramMetadataDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/protocols.md")]
+struct ProtocolsDoctests;

@@ -14,6 +14,11 @@
 //! GYRE_BENCH_ROUNDS=5 cargo bench --bench dns
 //! ```
 
+#[path = "../tests/common/dnsmasq.rs"]
+mod dnsmasq;
+#[path = "common/util.rs"]
+mod util;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -22,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
 use gyre::protocols::dns::{Authority, DnsServer, Message, Name, Query, RecordType};
+use util::{median, pin_current_thread, range};
 
 /// How long each round's generator runs.
 const RUN: Duration = Duration::from_secs(2);
@@ -92,22 +98,10 @@ fn round_dnsmasq() -> f64 {
         .local_addr()
         .unwrap()
         .port();
+    let records = ["--host-record=host.test,192.0.2.8", "--cache-size=1000"];
     let mut child = Command::new("taskset")
         .args(["-c", "1", "dnsmasq"])
-        .args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            "--pid-file=",
-            "--conf-file=/dev/null",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            &format!("--port={port}"),
-            "--local=/test/",
-            "--host-record=host.test,192.0.2.8",
-            "--cache-size=1000",
-        ])
+        .args(dnsmasq::dnsmasq_args(port, &records))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -182,26 +176,4 @@ fn query_bytes() -> Vec<u8> {
         RecordType::A,
     ));
     m.to_vec().unwrap()
-}
-
-/// Pins the calling thread to `core` (best effort).
-fn pin_current_thread(core: usize) {
-    // SAFETY: an all-zero cpu_set_t is an empty set; CPU_SET writes inside it; pid 0 is the
-    // calling thread and the size passed is the set's.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn range(values: &[f64]) -> (f64, f64) {
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (lo, hi)
 }

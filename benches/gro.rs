@@ -24,6 +24,8 @@
 
 #[path = "../tests/common/gso.rs"]
 mod gso;
+#[path = "common/util.rs"]
+mod util;
 
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
@@ -35,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
 use gyre::udp::ListenOptions;
+use util::{median, pin_current_thread, range};
 
 /// How long the sender sends each round.
 const SEND_FOR: Duration = Duration::from_secs(1);
@@ -124,7 +127,7 @@ fn echo_round(gyre: bool, size: usize) -> f64 {
     let server = {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            let _ = pin_current_thread(Some(1));
+            pin_current_thread(1);
             match gyre {
                 true => serve_gyre(&tx, &stop),
                 false => serve_raw(&tx, &stop),
@@ -132,7 +135,7 @@ fn echo_round(gyre: bool, size: usize) -> f64 {
         })
     };
     let to: SocketAddr = rx.recv().unwrap();
-    let _ = pin_current_thread(Some(0));
+    pin_current_thread(0);
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     set_gro(&socket);
     socket
@@ -254,7 +257,7 @@ fn recv_counted(socket: &UdpSocket, buf: &mut [u8]) -> Option<usize> {
 
 /// One round: a port with or without GRO, a sender blasting GSO trains at it for `SEND_FOR`.
 fn round(gro: bool, size: usize) -> Round {
-    let _ = pin_current_thread(Some(1));
+    pin_current_thread(1);
     let mut reactor = Reactor::new().expect("a reactor");
     reactor.install_signal_handlers(false);
     let datagrams = Rc::new(Cell::new(0));
@@ -293,7 +296,7 @@ fn round(gro: bool, size: usize) -> Round {
 
 /// Sends GSO trains of `size`-byte datagrams to `to` for `SEND_FOR`, then sets `done`.
 fn send_trains(to: SocketAddr, size: usize, done: &AtomicBool) {
-    let _ = pin_current_thread(Some(0));
+    pin_current_thread(0);
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let per_train = (64_000 / size).min(64);
     let payload = vec![7u8; per_train * size];
@@ -310,31 +313,4 @@ fn send_trains(to: SocketAddr, size: usize, done: &AtomicBool) {
 /// not the measurement's).
 fn send_train(socket: &UdpSocket, to: SocketAddr, payload: &[u8], segment: u16) {
     let _ = gso::send_train(socket, to, payload, segment);
-}
-
-/// Pins the calling thread to `core` (best effort: a machine with one core runs both).
-fn pin_current_thread(core: Option<usize>) -> std::io::Result<()> {
-    let Some(core) = core else { return Ok(()) };
-    // SAFETY: an all-zero cpu_set_t is an empty set; CPU_SET writes inside it; pid 0 is the
-    // calling thread and the size passed is the set's.
-    let rc = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-    };
-    match rc {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn range(values: &[f64]) -> (f64, f64) {
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (lo, hi)
 }

@@ -13,6 +13,9 @@
 //! GYRE_BENCH_SECONDS=300 cargo bench --bench loss   # the soak in docs/performance.md
 //! ```
 
+#[path = "common/util.rs"]
+mod util;
+
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
 use std::rc::Rc;
@@ -22,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
 use gyre::udp::ListenOptions;
+use util::pin_current_thread;
 
 /// Counts datagrams.
 struct Count(Rc<Cell<u64>>);
@@ -134,15 +138,4 @@ fn send_at(to: SocketAddr, rate: u64, length: Duration, sent: &AtomicU64, done: 
     }
     sent.store(count, Ordering::Release);
     done.store(true, Ordering::Release);
-}
-
-/// Pins the calling thread to `core` (best effort).
-fn pin_current_thread(core: usize) {
-    // SAFETY: an all-zero cpu_set_t is an empty set; CPU_SET writes inside it; pid 0 is the
-    // calling thread and the size passed is the set's.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
 }

@@ -37,21 +37,12 @@ fn dnsmasq() -> Option<(Dnsmasq, SocketAddr)> {
         .local_addr()
         .unwrap()
         .port();
+    let records = [
+        "--host-record=host.test,192.0.2.8,2001:db8::8",
+        "--txt-record=host.test,served by dnsmasq",
+    ];
     let child = Command::new("dnsmasq")
-        .args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            "--pid-file=",
-            "--conf-file=/dev/null",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            &format!("--port={port}"),
-            "--local=/test/",
-            "--host-record=host.test,192.0.2.8,2001:db8::8",
-            "--txt-record=host.test,served by dnsmasq",
-        ])
+        .args(common::dnsmasq::dnsmasq_args(port, &records))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

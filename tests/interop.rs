@@ -547,13 +547,19 @@ fn gyre_looping_call_sender_to_twisted_receiver_loses_nothing() {
 
 const DNS_HOSTS: &str = "192.0.2.7 example.test\n2001:db8::7 example.test\n";
 
-#[test]
-fn twisted_names_client_asks_gyre_dns_server() {
-    let Some(py) = python() else { return };
-    let dir = std::env::temp_dir().join(format!("gyre-dns-interop-{}", std::process::id()));
+/// A directory of the test's own holding a hosts file with `DNS_HOSTS`: (directory, file).
+fn dns_hosts_file(tag: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("gyre-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let hosts = dir.join("hosts");
     std::fs::write(&hosts, DNS_HOSTS).unwrap();
+    (dir, hosts)
+}
+
+#[test]
+fn twisted_names_client_asks_gyre_dns_server() {
+    let Some(py) = python() else { return };
+    let (dir, hosts) = dns_hosts_file("dns-interop");
     let (server, port) = gyre_server(
         "dns_server",
         &[
@@ -579,10 +585,7 @@ fn twisted_names_client_asks_gyre_dns_server() {
 fn gyre_dns_client_asks_twisted_names_server() {
     use gyre::protocols::dns::{DnsClient, DnsError, RecordType, addresses};
     let Some(py) = python() else { return };
-    let dir = std::env::temp_dir().join(format!("gyre-dns-interop2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let hosts = dir.join("hosts");
-    std::fs::write(&hosts, DNS_HOSTS).unwrap();
+    let (dir, hosts) = dns_hosts_file("dns-interop2");
     let mut twisted = Script::start(
         py,
         "dns_server.py",

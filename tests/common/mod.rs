@@ -12,6 +12,7 @@ use gyre::prelude::*;
 use gyre::udp::ListenOptions;
 
 pub mod builder;
+pub mod dnsmasq;
 pub mod gso;
 
 /// What a [`Recorder`] saw, in order.

@@ -73,6 +73,8 @@ pub struct Core {
     pub(crate) counters: ReactorCounters,
     /// Set once shutdown has closed the ports for good: no new port may open.
     pub(crate) ports_closed: bool,
+    /// The simulated network this reactor's UDP ports live on, if a test attached one.
+    pub(crate) network: Option<crate::testing::Network>,
 }
 
 impl Core {
@@ -89,6 +91,7 @@ impl Core {
             resolve_timeout: Duration::from_secs(60),
             counters: ReactorCounters::default(),
             ports_closed: false,
+            network: None,
         }
     }
 
@@ -133,6 +136,9 @@ impl Core {
         self.check_can_listen()?;
         let ip = parse_interface(&options.interface).map_err(ListenError::InvalidAddress)?;
         let address = scoped(ip, options.port);
+        if let Some(network) = self.network.clone() {
+            return self.listen_simulated(&network, address, options.max_packet_size, protocol);
+        }
         let cannot = |source| ListenError::CannotListen { address, source };
         let socket = sys::bind_udp(address, &options.setup).map_err(cannot)?;
         let new = NewPort::os(socket, address, options.max_packet_size).map_err(cannot)?;

@@ -24,6 +24,10 @@ use crate::udp::port::PortId;
 use crate::udp::socket::{Arrival, MemorySocket, PortSocket, Wire};
 use crate::udp::{MAX_DATAGRAM, ToDatagramAddr, Transport};
 
+mod network;
+
+pub use network::{Fate, Link, Network, NetworkStats, TraceEvent};
+
 /// One log line captured by [`capture_logs`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapturedLog {
@@ -224,5 +228,36 @@ impl Core {
             id: transport.shared().id,
         };
         Ok((transport, wire))
+    }
+
+    /// Opens a port on the simulated network a test attached (see [`Network`]): bound at
+    /// `address` there, or `AddrInUse` if a port already is.
+    pub(crate) fn listen_simulated(
+        &mut self,
+        network: &Network,
+        address: SocketAddr,
+        max_packet: usize,
+        protocol: impl DatagramProtocol,
+    ) -> Result<Transport, ListenError> {
+        self.check_can_listen()?;
+        let wire = Rc::new(Wire::default());
+        let id = self.ports.next_id();
+        let local = network
+            .bind(address, &wire, &self.outbox, id)
+            .ok_or_else(|| ListenError::CannotListen {
+                address,
+                source: std::io::ErrorKind::AddrInUse.into(),
+            })?;
+        let port = NewPort {
+            socket: PortSocket::Memory(MemorySocket::new(wire)),
+            address,
+            local,
+            dual_stack: false,
+            max_packet,
+            icmp_errors: false,
+            reply_from: false,
+            gro: false,
+        };
+        self.open_port(port, protocol)
     }
 }

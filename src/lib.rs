@@ -36,3 +36,7 @@ struct DatagramMetadataDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/protocols.md")]
 struct ProtocolsDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+struct GuideDoctests;

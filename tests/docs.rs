@@ -32,6 +32,7 @@ fn quoted_code_is_still_in_the_sources_it_names() {
     let mut checked = 0;
     for guide in [
         "docs/internals.md",
+        "docs/guide.md",
         "docs/porting-from-twisted.md",
         "README.md",
     ] {

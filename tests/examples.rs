@@ -436,3 +436,67 @@ fn dns_lookup_asks_the_dns_server_example_and_prints_its_records() {
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts a guide stage that prints `echo on PORT [and PORT]` first; returns it and the ports.
+#[allow(clippy::zombie_processes)] // the caller waits for the child it gets back
+fn start_stage(name: &str, args: &[&str]) -> (std::process::Child, Vec<u16>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = example(name)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the stage");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let ports = line
+        .trim()
+        .strip_prefix("echo on ")
+        .unwrap_or_else(|| panic!("{name} said {line:?}"))
+        .split(" and ")
+        .map(|p| p.parse().unwrap())
+        .collect();
+    // Keep reading what it prints, so a full pipe never stops it.
+    std::thread::spawn(move || for _ in out.lines() {});
+    (child, ports)
+}
+
+/// Sends `word` to each port and checks the echo.
+fn echoes_on(ports: &[u16], word: &[u8]) {
+    let socket = client();
+    for &port in ports {
+        socket.send_to(word, ("127.0.0.1", port)).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from.port()), (word, port));
+    }
+}
+
+#[test]
+fn every_stage_of_the_guide_echoes_and_ends_on_its_own() {
+    let stages: [(&str, &[&str]); 5] = [
+        ("loop_1_blocking", &["--port", "0", "--count", "1"]),
+        ("loop_2_poll", &["--port", "0", "--ticks", "3"]),
+        ("loop_3_mio", &["--port", "0", "--ticks", "3"]),
+        ("loop_4_reactor", &["--port", "0", "--seconds", "1"]),
+        ("loop_5_gyre", &["--port", "0", "--seconds", "1"]),
+    ];
+    for (name, args) in stages {
+        if name == "loop_5_gyre" {
+            let (mut child, port, _log) = start_logging_example(name, args);
+            echoes_on(&[port], name.as_bytes());
+            assert!(
+                wait_bounded(&mut child, Duration::from_secs(10)).success(),
+                "{name}"
+            );
+            continue;
+        }
+        let (mut child, ports) = start_stage(name, args);
+        echoes_on(&ports, name.as_bytes());
+        assert!(
+            wait_bounded(&mut child, Duration::from_secs(10)).success(),
+            "{name}"
+        );
+    }
+}

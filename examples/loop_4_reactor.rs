@@ -109,7 +109,9 @@ impl Reactor {
 
 /// A value that comes later, and what to do with it (a minimal Twisted `Deferred`).
 #[derive(Clone, Default)]
-struct Deferred(Rc<RefCell<(Option<u64>, Vec<Box<dyn FnOnce(u64)>>)>>);
+struct Deferred(Rc<RefCell<(Option<u64>, Waiting)>>);
+
+type Waiting = Vec<Box<dyn FnOnce(u64)>>;
 
 impl Deferred {
     fn add_callback(&self, f: impl FnOnce(u64) + 'static) {

@@ -1,7 +1,8 @@
 //! [`Network`]: a deterministic network simulator for tests. Ports on virtual loopback
 //! addresses, driven by the real loop on a [`ManualClock`], exchange datagrams through links
-//! with latency, jitter (so reordering), loss, duplication and truncation drawn from a seeded
-//! generator: the same seed gives the same run, datagram for datagram.
+//! with latency, jitter (so reordering), loss, duplication, truncation and ICMP refusals drawn
+//! from a seeded generator, the same for every pair of hosts or set per pair
+//! ([`Network::set_link`]): the same seed gives the same run, datagram for datagram.
 //!
 //! A reactor joins a network with [`Network::attach`]; from then on its `listen_udp` and
 //! `listen_udp_with` open simulated ports instead of sockets, so a protocol (a DNS client, an
@@ -67,6 +68,9 @@ pub struct Link {
     pub duplicate: f64,
     /// Probability that a datagram arrives cut short.
     pub truncate: f64,
+    /// Probability that a datagram is answered with an ICMP "port unreachable" instead of
+    /// delivered (a firewall that rejects; a connected sender hears `connection_refused`).
+    pub refuse: f64,
 }
 
 impl Link {
@@ -78,6 +82,7 @@ impl Link {
             loss: 0.0,
             duplicate: 0.0,
             truncate: 0.0,
+            refuse: 0.0,
         }
     }
 
@@ -100,6 +105,11 @@ impl Link {
     pub fn truncate(self, truncate: f64) -> Link {
         Link { truncate, ..self }
     }
+
+    /// The same link, refusing this share of datagrams with an ICMP error.
+    pub fn refuse(self, refuse: f64) -> Link {
+        Link { refuse, ..self }
+    }
 }
 
 /// What the network did with a datagram, as its trace records it.
@@ -115,6 +125,8 @@ pub enum Fate {
     Truncated,
     /// No port at the destination (a connected sender hears a refusal).
     Unreachable,
+    /// Refused on the way by the link (an ICMP error back to the sender).
+    Refused,
 }
 
 /// One line of a run's trace.
@@ -161,6 +173,8 @@ pub struct NetworkStats {
     pub truncated: u64,
     /// Datagrams to an address where no port listened.
     pub unreachable: u64,
+    /// Datagrams the link refused with an ICMP error.
+    pub refused: u64,
 }
 
 /// A simulated network; cheap to clone (clones share it).
@@ -190,6 +204,8 @@ struct InFlight {
 struct State {
     rng: u64,
     link: Link,
+    /// Links between two hosts that differ from `link`, keyed by the pair in either order.
+    links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// Time from the network's start, as its clock last showed it.
     now: Duration,
     endpoints: BTreeMap<SocketAddr, Endpoint>,
@@ -207,6 +223,7 @@ impl Network {
             state: Rc::new(RefCell::new(State {
                 rng: seed.max(1),
                 link,
+                links: BTreeMap::new(),
                 now: Duration::ZERO,
                 endpoints: BTreeMap::new(),
                 in_flight: BinaryHeap::new(),
@@ -221,6 +238,13 @@ impl Network {
     /// Makes `reactor`'s UDP ports simulated ones on this network, from now on.
     pub fn attach(&self, reactor: &mut Reactor) {
         reactor.network = Some(self.clone());
+    }
+
+    /// Makes the link between hosts `a` and `b` (both ways) behave as `link`; every other
+    /// pair keeps the network's.
+    pub fn set_link(&self, a: IpAddr, b: IpAddr, link: Link) {
+        let key = if a <= b { (a, b) } else { (b, a) };
+        self.state.borrow_mut().links.insert(key, link);
     }
 
     /// The datagrams sent so far, with what became of each.
@@ -337,6 +361,12 @@ impl Network {
 }
 
 impl State {
+    /// Whether an event of probability `p` happens: a draw from the seeded generator, or
+    /// none at all when `p` is 0 (so a property left off never shifts the others' draws).
+    fn happens(&mut self, p: f64) -> bool {
+        p > 0.0 && self.draw() < p
+    }
+
     /// A number in `0..1` from the seeded generator (xorshift64*).
     fn draw(&mut self) -> f64 {
         self.rng ^= self.rng >> 12;
@@ -346,34 +376,50 @@ impl State {
         (x >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn delay(&mut self) -> Duration {
-        let jitter = self.link.jitter.mul_f64(self.draw());
-        self.link.latency + jitter
+    /// The link between two hosts.
+    fn link(&self, a: IpAddr, b: IpAddr) -> Link {
+        let key = if a <= b { (a, b) } else { (b, a) };
+        self.links.get(&key).copied().unwrap_or(self.link)
     }
 
-    /// One datagram into the link: lost, or scheduled (maybe twice, maybe cut short).
+    fn delay(&mut self, link: &Link) -> Duration {
+        match link.jitter.is_zero() {
+            true => link.latency,
+            false => link.latency + link.jitter.mul_f64(self.draw()),
+        }
+    }
+
+    /// One datagram into the link: lost, refused, or scheduled (maybe twice, maybe cut short).
     fn send(&mut self, from: SocketAddr, to: SocketAddr, mut data: Vec<u8>) {
         self.stats.sent += 1;
+        let link = self.link(from.ip(), to.ip());
         let len = data.len();
         let mut fate = Fate::Delivered;
-        if self.draw() < self.link.loss {
+        if self.happens(link.loss) {
             self.stats.lost += 1;
             self.record(from, to, len, Fate::Lost);
             return;
         }
-        if !data.is_empty() && self.draw() < self.link.truncate {
+        if self.happens(link.refuse) {
+            self.stats.refused += 1;
+            self.record(from, to, len, Fate::Refused);
+            let due = self.now + self.delay(&link);
+            self.schedule(due, to, from, Vec::new(), true);
+            return;
+        }
+        if !data.is_empty() && self.happens(link.truncate) {
             let keep = (self.draw() * len as f64) as usize;
             data.truncate(keep);
             self.stats.truncated += 1;
             fate = Fate::Truncated;
         }
-        if self.draw() < self.link.duplicate {
+        if self.happens(link.duplicate) {
             self.stats.duplicated += 1;
             fate = Fate::Duplicated;
-            let due = self.now + self.delay();
+            let due = self.now + self.delay(&link);
             self.schedule(due, from, to, data.clone(), false);
         }
-        let due = self.now + self.delay();
+        let due = self.now + self.delay(&link);
         self.schedule(due, from, to, data, false);
         self.record(from, to, len, fate);
     }
@@ -429,7 +475,8 @@ impl State {
                 {
                     last.fate = Fate::Unreachable;
                 }
-                let due = self.now + self.delay();
+                let link = self.link(d.from.ip(), d.to.ip());
+                let due = self.now + self.delay(&link);
                 self.schedule(due, d.to, d.from, Vec::new(), true);
             }
             return;

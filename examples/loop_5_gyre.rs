@@ -11,6 +11,8 @@
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/run.rs"]
+mod run;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -45,11 +47,5 @@ fn main() -> ExitCode {
         );
         let _ = r.stop();
     });
-    match reactor.run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    run::run_for(reactor, None)
 }

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
+use gyre::protocols::Echo;
 use gyre::protocols::dns::{Authority, DnsClient, DnsError, DnsServer, RecordType, addresses};
 use gyre::testing::{Fate, Link, Network};
 use gyre::udp::ListenOptions;
@@ -19,21 +20,6 @@ fn simulated(seed: u64, link: Link) -> (Reactor, ManualClock, Network) {
     let network = Network::new(seed, link);
     network.attach(&mut reactor);
     (reactor, clock, network)
-}
-
-/// Echoes every datagram.
-struct Echo;
-
-impl DatagramProtocol for Echo {
-    fn datagram_received(
-        &mut self,
-        cx: &mut Context<'_>,
-        data: &[u8],
-        from: SocketAddr,
-    ) -> Outcome {
-        cx.transport().write_to(data, from)?;
-        Ok(())
-    }
 }
 
 /// Request/response with retransmission: sends request `n` (its number, 8 bytes), resends it
@@ -115,7 +101,7 @@ impl DatagramProtocol for Requester {
 fn exchanges(seed: u64, link: Link, total: u64) -> (u64, u64, Network) {
     let (mut reactor, clock, network) = simulated(seed, link);
     let server = reactor
-        .listen_udp_with(ListenOptions::new(7).interface("127.0.0.7"), Echo)
+        .listen_udp_with(ListenOptions::new(7).interface("127.0.0.7"), Echo::quiet())
         .unwrap()
         .get_host()
         .unwrap();
@@ -275,8 +261,10 @@ fn nobody_at_the_destination_is_a_refusal_for_a_connected_sender_only() {
     assert!(network.trace().iter().all(|e| e.fate == Fate::Unreachable));
     // A port cannot be bound twice.
     let err = reactor
-        .listen_udp_with(ListenOptions::new(7).interface("127.0.0.7"), Echo)
-        .and_then(|_| reactor.listen_udp_with(ListenOptions::new(7).interface("127.0.0.7"), Echo))
+        .listen_udp_with(ListenOptions::new(7).interface("127.0.0.7"), Echo::quiet())
+        .and_then(|_| {
+            reactor.listen_udp_with(ListenOptions::new(7).interface("127.0.0.7"), Echo::quiet())
+        })
         .unwrap_err();
     assert!(err.to_string().contains("in use"), "{err}");
 }

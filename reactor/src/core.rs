@@ -382,7 +382,7 @@ impl Core {
                 Ok(None) => {}
                 Err(message) => {
                     self.counters.callback_failures += 1;
-                    log::error!(target: "gyre::reactor", "a {phase:?} {event:?} trigger panicked: {message}");
+                    crate::failures::report_failure!(target: "gyre::reactor", "a {phase:?} {event:?} trigger panicked: {message}");
                 }
             }
         }
@@ -592,7 +592,7 @@ impl Core {
         self.counters.calls_run += 1;
         if let Err(message) = guard::catch(|| call(self)) {
             self.counters.callback_failures += 1;
-            log::error!(target: "gyre::reactor", "{what} panicked: {message}");
+            crate::failures::report_failure!(target: "gyre::reactor", "{what} panicked: {message}");
         }
     }
 }
@@ -605,7 +605,7 @@ pub(crate) fn call_later(
 ) -> DelayedCall {
     timers.call_later_with(delay, move |cx: &mut dyn Any| match cx.downcast_mut::<Core>() {
         Some(core) => f(core),
-        None => log::error!(target: "gyre::time",
+        None => crate::failures::report_failure!(target: "gyre::time",
             "a reactor call ran outside the reactor's loop (run_due or advance on its timers) and was dropped; \
              advance the clock and iterate the reactor instead"),
     })

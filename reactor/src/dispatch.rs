@@ -74,7 +74,7 @@ fn drain_port(entry: &mut Entry, core: &mut Core, batches: &mut Batches, budget:
             }
             Received::Empty => return Drain::Drained,
             Received::Broken => {
-                log::error!(target: "gyre::udp", "{}: closing the port after {READ_ERRORS_BEFORE_CLOSING} receive errors in a row", entry.port.shared().name());
+                crate::failures::report_failure!(target: "gyre::udp", "{}: closing the port after {READ_ERRORS_BEFORE_CLOSING} receive errors in a row", entry.port.shared().name());
                 let _ = entry.port.transport().stop_listening();
                 return Drain::Closed;
             }
@@ -274,5 +274,5 @@ fn flush_queued(core: &mut Core, lent: Option<&mut Port>, batches: &mut Batches)
 /// Logs a failed callback with its port and counts it.
 fn report(core: &mut Core, port: &Port, what: &str, failure: &Failure) {
     core.counters.callback_failures += 1;
-    log::error!(target: "gyre::udp", "{}: {what} failed: {failure:#}", port.shared().name());
+    crate::failures::report_failure!(target: "gyre::udp", "{}: {what} failed: {failure:#}", port.shared().name());
 }

@@ -18,7 +18,7 @@ pub(crate) fn drop_guarded<T>(value: T, what: &str) -> bool {
     match catch(move || drop(value)) {
         Ok(()) => false,
         Err(message) => {
-            log::error!(target: "gyre::reactor", "dropping {what} panicked: {message}");
+            crate::failures::report_failure!(target: "gyre::reactor", "dropping {what} panicked: {message}");
             true
         }
     }
@@ -30,7 +30,7 @@ pub(crate) fn log_prefix(prefix: impl FnOnce() -> String, type_name: &str) -> St
     match catch(prefix) {
         Ok(prefix) => prefix,
         Err(message) => {
-            log::error!(target: "gyre::reactor", "log_prefix panicked: {message}");
+            crate::failures::report_failure!(target: "gyre::reactor", "log_prefix panicked: {message}");
             type_name
                 .rsplit("::")
                 .next()

@@ -92,6 +92,7 @@ mod core;
 pub mod defer;
 mod dispatch;
 pub mod error;
+mod failures;
 mod guard;
 mod handle;
 mod lifecycle;

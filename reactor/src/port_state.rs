@@ -125,7 +125,7 @@ pub(crate) fn after_receive_error(
         return Some(Received::Refused);
     }
     counters.read_errors.add(1);
-    log::error!(target: target, "{port}: receive failed: {error}");
+    crate::failures::report_failure!(target: target, "{port}: receive failed: {error}");
     *errors_in_a_row += 1;
     (*errors_in_a_row == READ_ERRORS_BEFORE_CLOSING).then_some(Received::Broken)
 }

@@ -383,7 +383,7 @@ impl<T: 'static> Deferred<T> {
             Action::Cancel(Some(canceller)) => {
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| canceller(self))) {
                     let failure = Failure::from_panic(panic);
-                    log::error!(target: "gyre::defer", "a Deferred's canceller panicked: {failure}");
+                    crate::failures::report_failure!(target: "gyre::defer", "a Deferred's canceller panicked: {failure}");
                 }
                 let _ = self.errback(CancelledError);
             }
@@ -603,7 +603,7 @@ fn hand_on<T: 'static>(cell: &RefCell<Core<T>>) {
 impl<T: 'static> Drop for Core<T> {
     fn drop(&mut self) {
         if let State::Ready(Err(failure)) = &self.state {
-            log::error!(target: "gyre::defer", "Unhandled error in Deferred: {failure:#}");
+            crate::failures::report_failure!(target: "gyre::defer", "Unhandled error in Deferred: {failure:#}");
         }
         if !self.links.is_empty() {
             drop_iteratively(Box::new(mem::take(&mut self.links)));

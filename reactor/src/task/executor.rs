@@ -188,7 +188,7 @@ impl Executor {
         self.drop_future(future, "a task's future");
         if let Polled::Panicked(message) = outcome {
             self.panicked.set(self.panicked.get() + 1);
-            log::error!(target: "gyre::task", "a task panicked: {message}");
+            crate::failures::report_failure!(target: "gyre::task", "a task panicked: {message}");
             if let Some(fail) = task.fail {
                 fail(Failure::new(PanicError { message }));
             }

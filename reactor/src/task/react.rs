@@ -80,9 +80,5 @@ where
 /// Says why `react` exits with 1: logged, or printed on stderr if no logger takes errors from
 /// `gyre::task` (Twisted's `react` prints its traceback even with logging never started).
 fn say_why(why: std::fmt::Arguments<'_>) {
-    if log::log_enabled!(target: "gyre::task", log::Level::Error) {
-        log::error!(target: "gyre::task", "{why}");
-    } else {
-        eprintln!("{why}");
-    }
+    crate::failures::report("gyre::task", why);
 }

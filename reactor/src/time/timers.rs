@@ -254,7 +254,7 @@ impl Timers {
             ran += 1;
             if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (entry.call)(cx))) {
                 self.inner.panicked.set(self.inner.panicked.get() + 1);
-                log::error!(target: "gyre::time",
+                crate::failures::report_failure!(target: "gyre::time",
                     "a delayed call panicked (the other calls still run): {}",
                     panic_message(panic.as_ref()));
             }

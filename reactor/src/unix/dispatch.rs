@@ -71,7 +71,7 @@ fn drain_port(
             }
             Received::Empty => return Drain::Drained,
             Received::Broken => {
-                log::error!(target: "gyre::unix", "{}: closing the port after {READ_ERRORS_BEFORE_CLOSING} receive errors in a row", entry.port.shared().name());
+                crate::failures::report_failure!(target: "gyre::unix", "{}: closing the port after {READ_ERRORS_BEFORE_CLOSING} receive errors in a row", entry.port.shared().name());
                 let _ = entry.port.transport().stop_listening();
                 return Drain::Closed;
             }
@@ -121,6 +121,6 @@ pub(crate) fn call(
         Err(message) => Failure::new(PanicError { message }),
     };
     core.counters.callback_failures += 1;
-    log::error!(target: "gyre::unix", "{}: {what} failed: {failure:#}", port.shared().name());
+    crate::failures::report_failure!(target: "gyre::unix", "{}: {what} failed: {failure:#}", port.shared().name());
     Err(failure)
 }

@@ -107,6 +107,7 @@ fn passed_count(
 
 /// Why the passed sockets could not be taken.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ActivationError {
     /// `LISTEN_PID` or `LISTEN_FDS` is not a number.
     Malformed(&'static str, String),

@@ -129,6 +129,7 @@ impl Error for DelayedCallError {}
 
 /// Misuse of a [`LoopingCall`](crate::time::LoopingCall) or of a timer queue's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeError {
     /// `LoopingCall::start` on a call that is already running.
     AlreadyRunning,
@@ -154,6 +155,7 @@ impl Error for TimeError {}
 /// Misuse of the reactor's lifecycle (Twisted's `ReactorNotRunning`, `ReactorAlreadyRunning`,
 /// `ReactorNotRestartable`), or a poll that failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ReactorError {
     /// `stop` on a reactor that is not running (never started, or already stopping/stopped).
     NotRunning,
@@ -217,6 +219,7 @@ impl Error for InvalidAddress {}
 /// Why opening a port (`listen_udp`, `adopt_udp`, `listen_unix_datagram`, …) failed. Nothing
 /// is left open when it does.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ListenError {
     /// The interface is not an IP literal (Twisted's `InvalidAddressError`).
     InvalidAddress(InvalidAddress),
@@ -288,6 +291,7 @@ impl Error for ListenError {}
 
 /// Why a datagram could not be sent, or a transport call failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WriteError {
     /// The address is a hostname, malformed, or of the wrong family for this port.
     InvalidAddress(InvalidAddress),
@@ -436,6 +440,7 @@ impl Error for QueueUnderflow {}
 /// [`DeferredSemaphore`](crate::defer::DeferredSemaphore) (Twisted asserts, or raises
 /// `ValueError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LockError {
     /// `release` on a lock that is not locked.
     NotLocked,

@@ -43,6 +43,7 @@ pub const TIMEOUTS: [Duration; 4] = [
 
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DnsError {
     /// The name does not exist (`NXDOMAIN`, Twisted's `DNSNameError`).
     NameError {

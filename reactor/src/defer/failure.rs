@@ -163,6 +163,52 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// A Failure as a boxed error, so `?` works in a function returning
+/// `Result<_, Box<dyn Error + Send + Sync>>` (`main`, tests, threads).
+///
+/// ```
+/// use gyre_reactor::defer::Failure;
+/// fn main_like() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+///     let result: Result<(), Failure> = Err(Failure::new(std::io::Error::other("boom")));
+///     result?;
+///     Ok(())
+/// }
+/// assert_eq!(main_like().unwrap_err().to_string(), "boom");
+/// ```
+impl From<Failure> for Box<dyn Error + Send + Sync + 'static> {
+    fn from(failure: Failure) -> Self {
+        Box::new(Boxed(failure.error))
+    }
+}
+
+/// A Failure as a boxed error, for `Result<_, Box<dyn Error>>` (what most `main`s return).
+impl From<Failure> for Box<dyn Error + 'static> {
+    fn from(failure: Failure) -> Self {
+        Box::new(Boxed(failure.error))
+    }
+}
+
+/// The error a Failure holds, shared, as an error of its own.
+struct Boxed(Arc<dyn Error + Send + Sync + 'static>);
+
+impl fmt::Debug for Boxed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Boxed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl Error for Boxed {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.source()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,7 @@ impl Link {
 
 /// What the network did with a datagram, as its trace records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fate {
     /// Delivered to a listening port.
     Delivered,

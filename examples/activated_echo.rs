@@ -21,11 +21,12 @@ use gyre::activation;
 use gyre::prelude::*;
 use gyre::protocols::Echo;
 
+const ABOUT: &str = "Echo server on the datagram sockets systemd passed in (socket activation).";
 const USAGE: &str = "activated_echo [--quiet] [--seconds N]";
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let seconds: Option<f64> = args.get_opt("--seconds");
     // First, before anything opens a descriptor: the passed sockets are 3, 4, …
     let sockets = match activation::listen_fds() {

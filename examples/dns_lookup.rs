@@ -35,11 +35,12 @@ use gyre::prelude::*;
 use gyre::protocols::dns::{DnsClient, RecordType};
 use gyre::task::react;
 
+const ABOUT: &str = "Looks a name up over DNS (UDP) on gyre's reactor and prints the records.";
 const USAGE: &str = "dns_lookup NAME [--type A] [--server ADDRESS:PORT] [--timeout SECONDS]";
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let [name] = args.positional.as_slice() else {
         args::fail(USAGE, "give exactly one name")
     };

@@ -18,12 +18,14 @@ use std::process::ExitCode;
 use gyre::prelude::*;
 use gyre::protocols::dns::{Authority, DnsServer};
 
+const ABOUT: &str =
+    "An authoritative DNS server over UDP, answering from a zone file or a hosts file.";
 const USAGE: &str = "dns_server [--port 5353] [--interface 127.0.0.1] [--zone FILE] [--origin NAME] \
                      [--hosts FILE] [--seconds N]";
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let port: u16 = args.get("--port", 5353);
     let interface: String = args.get("--interface", "127.0.0.1".to_string());
     let read = |path: &str| {

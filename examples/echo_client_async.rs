@@ -20,6 +20,7 @@ use gyre::prelude::*;
 use gyre::protocols::Inbox;
 use gyre::{task::react, time::sleep};
 
+const ABOUT: &str = "Sends lines to an echo server and waits for each echo, with a timeout and retries (async/await).";
 const USAGE: &str = "echo_client_async [--host 127.0.0.1] [--port 9999] [--interface 127.0.0.1] \
                      [--count 3] [--timeout 1] [--tries 3]";
 
@@ -53,7 +54,7 @@ impl EchoClient {
 }
 
 fn main() -> ExitCode {
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let host: IpAddr = args.get("--host", IpAddr::from([127, 0, 0, 1]));
     let server = SocketAddr::new(host, args.get("--port", 9999));
     let interface: String = args.get("--interface", "127.0.0.1".into());

@@ -31,11 +31,12 @@ use std::process::ExitCode;
 use gyre::prelude::*;
 use gyre::protocols::Echo;
 
+const ABOUT: &str = "The UDP howto's echo server: every datagram goes back to its sender.";
 const USAGE: &str = "echo_server [--port 9999] [--interface 127.0.0.1] [--quiet] [--seconds N] [--recv-buffer BYTES]";
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let port: u16 = args.get("--port", 9999);
     let interface: String = args.get("--interface", "127.0.0.1".to_string());
     let seconds: Option<f64> = args.get_opt("--seconds");

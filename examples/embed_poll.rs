@@ -28,6 +28,7 @@ use gyre::ReactorState;
 use gyre::prelude::*;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
+const ABOUT: &str = "gyre's reactor inside a plain poll(2) loop that also reads stdin.";
 const USAGE: &str = "embed_poll [--host 127.0.0.1] [--port 9999] [--wait 1]";
 
 /// Prints each echo; once input has ended and nothing is due, stops the reactor.
@@ -121,7 +122,7 @@ fn run(server: SocketAddr, wait_after: Duration) -> Result<(), Box<dyn std::erro
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let host: IpAddr = args.get("--host", IpAddr::from([127, 0, 0, 1]));
     let server = SocketAddr::new(host, args.get("--port", 9999));
     let wait_after = Duration::from_secs_f64(args.get("--wait", 1.0));

@@ -35,6 +35,8 @@ use std::time::Duration;
 use gyre::prelude::*;
 use gyre::protocols::bytes_repr;
 
+const ABOUT: &str =
+    "Connected UDP: says hello to a port and reports 'No one listening' on an ICMP refusal.";
 const USAGE: &str = "helloer [--host 127.0.0.1] [--port 1234] [--wait 5]";
 
 struct Helloer {
@@ -80,7 +82,7 @@ impl DatagramProtocol for Helloer {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let host: IpAddr = args.get("--host", IpAddr::from([127, 0, 0, 1]));
     let port: u16 = args.get("--port", 1234);
     let wait: f64 = args.get("--wait", 5.0);

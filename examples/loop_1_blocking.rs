@@ -12,10 +12,11 @@ mod args;
 
 use std::net::UdpSocket;
 
+const ABOUT: &str = "Stage 1 of docs/guide.md: an echo server with a blocking recv_from.";
 const USAGE: &str = "loop_1_blocking [--port 9999] [--count N]";
 
 fn main() -> std::io::Result<()> {
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let port: u16 = args.get("--port", 9999);
     let count: Option<u64> = args.get_opt("--count");
 

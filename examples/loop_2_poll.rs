@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
+const ABOUT: &str = "Stage 2 of docs/guide.md: two echo sockets and a timer with poll(2).";
 const USAGE: &str = "loop_2_poll [--port 9999] [--ticks N]";
 const TICK: Duration = Duration::from_millis(200);
 
 fn main() -> std::io::Result<()> {
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let port: u16 = args.get("--port", 9999);
     let ticks: Option<u64> = args.get_opt("--ticks");
 

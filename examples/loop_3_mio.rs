@@ -18,11 +18,13 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
+const ABOUT: &str =
+    "Stage 3 of docs/guide.md: the same loop on mio, edge-triggered, draining each port.";
 const USAGE: &str = "loop_3_mio [--port 9999] [--ticks N] [--no-drain]";
 const TICK: Duration = Duration::from_millis(200);
 
 fn main() -> std::io::Result<()> {
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let port: u16 = args.get("--port", 9999);
     let ticks: Option<u64> = args.get_opt("--ticks");
     let drain = !args.has("--no-drain");

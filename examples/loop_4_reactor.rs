@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
+const ABOUT: &str =
+    "Stage 4 of docs/guide.md: a tiny reactor with ports, protocols, timers and a Deferred.";
+
 type Call = Box<dyn FnOnce(&mut Reactor)>;
 
 /// What a protocol implements (gyre's `DatagramProtocol`).
@@ -144,7 +147,7 @@ impl Protocol for Echo {
 }
 
 fn main() -> std::io::Result<()> {
-    let args = args::Args::parse("loop_4_reactor [--port 9999] [--seconds 2]");
+    let args = args::Args::parse(ABOUT, "loop_4_reactor [--port 9999] [--seconds 2]");
     let (poll, ports, timers) = (Poll::new()?, Vec::new(), Timers::default());
     let mut reactor = Reactor {
         poll,

@@ -20,11 +20,12 @@ use std::time::Duration;
 use gyre::prelude::*;
 use gyre::protocols::Echo;
 
+const ABOUT: &str = "Stage 5 of docs/guide.md: the same program on gyre (try RUST_LOG=gyre=trace).";
 const USAGE: &str = "loop_5_gyre [--port 9999] [--seconds 2]";
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let mut reactor = Reactor::new().expect("a reactor");
     let options = ListenOptions::new(args.get("--port", 9999)).interface("127.0.0.1");
     let port = match reactor.listen_udp_with(options, Echo::quiet()) {

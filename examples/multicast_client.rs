@@ -31,6 +31,8 @@ use std::time::Duration;
 use gyre::prelude::*;
 use gyre::protocols::bytes_repr;
 
+const ABOUT: &str =
+    "The howto's multicast client: sends to a group and prints the server's answers.";
 const USAGE: &str = "multicast_client [--group 225.0.0.250] [--port 8005] [--interface 127.0.0.1] [--wait 3] [--loopback on|off] [--join]";
 
 struct MulticastClient {
@@ -87,7 +89,7 @@ impl DatagramProtocol for OwnEcho {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let group: String = args.get("--group", "225.0.0.250".to_string());
     let port: u16 = args.get("--port", 8005);
     let interface: String = args.get("--interface", "127.0.0.1".to_string());

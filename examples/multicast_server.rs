@@ -38,6 +38,7 @@ use std::process::ExitCode;
 use gyre::prelude::*;
 use gyre::protocols::bytes_repr;
 
+const ABOUT: &str = "The howto's multicast server: joins a group and answers each ping.";
 const USAGE: &str =
     "multicast_server [--group 225.0.0.250] [--port 8005] [--interface 127.0.0.1] [--seconds N]";
 
@@ -74,7 +75,7 @@ impl DatagramProtocol for MulticastServer {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let group: String = args.get("--group", "225.0.0.250".to_string());
     let port: u16 = args.get("--port", 8005);
     let interface: String = args.get("--interface", "127.0.0.1".to_string());

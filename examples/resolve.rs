@@ -24,11 +24,12 @@ use std::rc::Rc;
 
 use gyre::prelude::*;
 
+const ABOUT: &str = "Looks a host name up with reactor.resolve, without blocking the loop.";
 const USAGE: &str = "resolve NAME";
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = args::Args::parse(USAGE);
+    let args = args::Args::parse(ABOUT, USAGE);
     let [name] = args.positional.as_slice() else {
         args::fail(USAGE, "give exactly one name")
     };

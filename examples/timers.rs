@@ -8,6 +8,9 @@
 //! `defer_later` answers after two intervals; a Deferred that nobody fires times out after
 //! three. `RUST_LOG=gyre=debug` shows what the engine logs.
 
+#[path = "common/args.rs"]
+mod args;
+
 use std::cell::OnceCell;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -16,33 +19,9 @@ use std::time::{Duration, Instant};
 use gyre::error::TimeoutError;
 use gyre::prelude::*;
 
-struct Options {
-    ticks: u64,
-    interval: Duration,
-}
-
-fn parse_args() -> Result<Options, String> {
-    let mut options = Options {
-        ticks: 5,
-        interval: Duration::from_millis(200),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--ticks" => options.ticks = value()?.parse().map_err(|e| format!("--ticks: {e}"))?,
-            "--interval-ms" => {
-                let ms: u64 = value()?
-                    .parse()
-                    .map_err(|e| format!("--interval-ms: {e}"))?;
-                options.interval = Duration::from_millis(ms);
-            }
-            "-h" | "--help" => return Err("usage: timers [--ticks N] [--interval-ms MS]".into()),
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
-        }
-    }
-    Ok(options)
-}
+const ABOUT: &str =
+    "Timers and Deferreds on the real clock: a LoopingCall, defer_later and a timeout.";
+const USAGE: &str = "timers [--ticks 5] [--interval-ms 200]";
 
 /// The smallest possible event loop: sleep until the next call is due, run what is due,
 /// repeat until nothing is left. gyre's reactor does the same with `poll` instead of `sleep`.
@@ -55,13 +34,9 @@ fn run_until_idle(timers: &Timers) {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = args::Args::parse(ABOUT, USAGE);
+    let ticks: u64 = args.get("--ticks", 5);
+    let interval = Duration::from_millis(args.get("--interval-ms", 200));
     let timers = Timers::system();
     let started = Instant::now();
     let elapsed = move || started.elapsed().as_millis();
@@ -69,7 +44,6 @@ fn main() -> ExitCode {
     // The function stops its own loop, so it needs a handle to it: set once the loop exists.
     let handle: Rc<OnceCell<LoopingCall>> = Rc::default();
     let me = handle.clone();
-    let ticks = options.ticks;
     let mut done = 0;
     let lc = LoopingCall::with_count(&timers, move |count| {
         done += 1;
@@ -86,23 +60,21 @@ fn main() -> ExitCode {
         Ok(())
     });
     handle.set(lc.clone()).expect("set once");
-    lc.start(options.interval, true)
+    lc.start(interval, true)
         .expect("a new LoopingCall is not running")
         .add_callback(move |()| {
             println!("[{:>4} ms] looping call stopped", elapsed());
             Ok(())
         });
 
-    defer_later(&timers, options.interval * 2, || Ok::<_, Failure>(6 * 7)).add_callback(
-        move |answer| {
-            println!("[{:>4} ms] defer_later answered {answer}", elapsed());
-            Ok(answer)
-        },
-    );
+    defer_later(&timers, interval * 2, || Ok::<_, Failure>(6 * 7)).add_callback(move |answer| {
+        println!("[{:>4} ms] defer_later answered {answer}", elapsed());
+        Ok(answer)
+    });
 
     let never = Deferred::<()>::new();
     never
-        .add_timeout(options.interval * 3, &timers)
+        .add_timeout(interval * 3, &timers)
         .add_errback(move |failure| {
             if let Some(timeout) = failure.downcast_ref::<TimeoutError>() {
                 println!(

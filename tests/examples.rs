@@ -500,3 +500,31 @@ fn every_stage_of_the_guide_echoes_and_ends_on_its_own() {
         );
     }
 }
+
+#[test]
+fn every_example_says_what_it_does_and_its_usage_on_help() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 16, "{names:?}");
+    for name in names {
+        let mut cmd = example(&name);
+        cmd.arg("--help");
+        let out = run_bounded(cmd, Duration::from_secs(20));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{name} --help: {out:?}");
+        let mut lines = stdout.lines();
+        let about = lines.next().unwrap_or_default();
+        assert!(about.len() > 20 && about.ends_with('.'), "{name}: {stdout}");
+        assert!(
+            stdout.contains(&format!("usage: {name}")),
+            "{name}: {stdout}"
+        );
+    }
+}

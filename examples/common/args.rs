@@ -1,9 +1,13 @@
-//! A tiny flag parser shared by the examples: `--name value` pairs and bare `--switch`es, both
-//! read off the example's usage line (`[--port 9999]` takes a value, `[--quiet]` does not).
+//! The examples' command lines, parsed with `lexopt` against the flags each example's usage
+//! line shows (`[--port 9999]` takes a value, `[--quiet]` does not). `-h`/`--help` prints what
+//! the example does and its usage on stdout and exits 0; a bad command line prints the problem
+//! and the usage on stderr and exits 2.
 #![allow(dead_code)] // each example uses part of it
 
 use std::collections::HashMap;
 use std::str::FromStr;
+
+use lexopt::prelude::*;
 
 /// Flags given on the command line, checked against the ones an example knows.
 pub struct Args {
@@ -14,17 +18,17 @@ pub struct Args {
 }
 
 impl Args {
-    /// Parses `std::env::args()` against the flags `usage` shows. Prints `usage` and exits
-    /// with code 2 on anything else.
-    pub fn parse(usage: &'static str) -> Args {
+    /// Parses the command line against the flags `usage` shows; `about` says what the example
+    /// does, for `--help`.
+    pub fn parse(about: &str, usage: &'static str) -> Args {
         let (mut valued, mut switches) = (Vec::new(), Vec::new());
         for word in usage
             .split_whitespace()
             .filter_map(|w| w.strip_prefix("[--"))
         {
             match word.strip_suffix(']') {
-                Some(switch) => switches.push(format!("--{switch}")),
-                None => valued.push(format!("--{word}")),
+                Some(switch) => switches.push(switch.to_string()),
+                None => valued.push(word.to_string()),
             }
         }
         let mut args = Args {
@@ -33,22 +37,38 @@ impl Args {
             switches: Vec::new(),
             positional: Vec::new(),
         };
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            if arg == "-h" || arg == "--help" {
-                println!("usage: {usage}");
-                std::process::exit(0);
-            } else if valued.contains(&arg) {
-                let Some(value) = it.next() else {
-                    fail(usage, &format!("{arg} needs a value"))
-                };
-                args.values.insert(arg, value);
-            } else if switches.contains(&arg) {
-                args.switches.push(arg);
-            } else if arg.starts_with("--") {
-                fail(usage, &format!("unknown flag {arg}"));
-            } else {
-                args.positional.push(arg);
+        let mut parser = lexopt::Parser::from_env();
+        loop {
+            let arg = match parser.next() {
+                Ok(Some(arg)) => arg,
+                Ok(None) => break,
+                Err(e) => fail(usage, &e.to_string()),
+            };
+            match arg {
+                Short('h') | Long("help") => {
+                    println!("{about}\n\nusage: {usage}");
+                    std::process::exit(0);
+                }
+                Long(flag) if valued.iter().any(|v| v == flag) => {
+                    let flag = format!("--{flag}");
+                    match parser.value() {
+                        Ok(value) => {
+                            let value = value.string().unwrap_or_else(|_| {
+                                fail(usage, &format!("{flag} needs a UTF-8 value"))
+                            });
+                            args.values.insert(flag, value);
+                        }
+                        Err(_) => fail(usage, &format!("{flag} needs a value")),
+                    }
+                }
+                Long(flag) if switches.iter().any(|s| s == flag) => {
+                    args.switches.push(format!("--{flag}"))
+                }
+                Value(value) => match value.string() {
+                    Ok(value) => args.positional.push(value),
+                    Err(_) => fail(usage, "arguments must be UTF-8"),
+                },
+                other => fail(usage, &other.unexpected().to_string()),
             }
         }
         args
@@ -59,12 +79,7 @@ impl Args {
     where
         T::Err: std::fmt::Display,
     {
-        match self.values.get(flag) {
-            None => default,
-            Some(v) => v
-                .parse()
-                .unwrap_or_else(|e| fail(self.usage, &format!("{flag} {v:?}: {e}"))),
-        }
+        self.get_opt(flag).unwrap_or(default)
     }
 
     /// The value of `flag` parsed as `T`, if given; a bad value exits with code 2.
@@ -85,7 +100,7 @@ impl Args {
     }
 }
 
-/// Prints the problem and the usage line, and exits with code 2.
+/// Prints the problem and the usage line on stderr, and exits with code 2.
 pub fn fail(usage: &str, problem: &str) -> ! {
     eprintln!("{problem}\nusage: {usage}");
     std::process::exit(2);

@@ -1,7 +1,10 @@
-//! gyre: Twisted's UDP programming model on a small, hand-rolled, single-threaded reactor.
+#![doc = include_str!("../README.md")]
 //!
-//! This facade re-exports the engine ([`gyre_reactor`]) and the ready-made protocols
-//! ([`gyre_protocols`]). Most programs need only `use gyre::prelude::*;`.
+//! ## This crate
+//!
+//! The facade: it re-exports the engine (`gyre-reactor`) and the ready-made protocols
+//! (`gyre-protocols`), so a program depends on this crate only and writes `use gyre::…`. Most
+//! programs need only `use gyre::prelude::*;`. The guides are the modules of [`guides`].
 
 pub use gyre_protocols as protocols;
 pub use gyre_reactor::{
@@ -15,28 +18,42 @@ pub mod prelude {
     pub use gyre_reactor::prelude::*;
 }
 
-/// The README's Rust examples, compiled and run as doctests so they cannot drift.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
+/// The guides in `docs/`, readable here; their Rust examples are compiled and run as
+/// doctests, so they cannot drift from the code.
+pub mod guides {
+    // The guides are Markdown for GitHub as much as for rustdoc: `[::1]:0` is an address, not
+    // a link, and a `rust,ignore` quote may be a few lines out of a function.
+    #![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_rust_codeblocks)]
 
-/// The guides' Rust examples, compiled and run as doctests too.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/internals.md")]
-struct InternalsDoctests;
+    /// From `recv_from` to `run_once`: how an event loop works, in five runnable stages.
+    #[doc = include_str!("../docs/guide.md")]
+    pub mod guide {}
 
-#[cfg(doctest)]
-#[doc = include_str!("../docs/porting-from-twisted.md")]
-struct PortingDoctests;
+    /// How gyre works inside: the loop's turn, ownership, sources, timers.
+    #[doc = include_str!("../docs/internals.md")]
+    pub mod internals {}
 
-#[cfg(doctest)]
-#[doc = include_str!("../docs/datagram-metadata.md")]
-struct DatagramMetadataDoctests;
+    /// Porting Twisted code: every API side by side, with the differences and why.
+    #[doc = include_str!("../docs/porting-from-twisted.md")]
+    pub mod porting_from_twisted {}
 
-#[cfg(doctest)]
-#[doc = include_str!("../docs/protocols.md")]
-struct ProtocolsDoctests;
+    /// Multicast: groups, source-specific groups, loopback, TTL, interfaces.
+    #[doc = include_str!("../docs/multicast.md")]
+    pub mod multicast {}
 
-#[cfg(doctest)]
-#[doc = include_str!("../docs/guide.md")]
-struct GuideDoctests;
+    /// Datagram metadata and errors: destinations, replies from them, GRO, ICMP errors.
+    #[doc = include_str!("../docs/datagram-metadata.md")]
+    pub mod datagram_metadata {}
+
+    /// Protocols on the public API: DNS over UDP.
+    #[doc = include_str!("../docs/protocols.md")]
+    pub mod protocols {}
+
+    /// What gyre costs, measured against its peers in the same runs.
+    #[doc = include_str!("../docs/performance.md")]
+    pub mod performance {}
+
+    /// Twisted's UDP test suites, test by test, with the gyre tests that port them.
+    #[doc = include_str!("../docs/twisted-tests.md")]
+    pub mod twisted_tests {}
+}

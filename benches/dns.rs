@@ -10,8 +10,8 @@
 //! otherwise.
 //!
 //! ```text
-//! cargo bench --bench dns
-//! GYRE_BENCH_ROUNDS=5 cargo bench --bench dns
+//! cargo bench -p gyre-benches --bench dns
+//! GYRE_BENCH_ROUNDS=5 cargo bench -p gyre-benches --bench dns
 //! ```
 
 #[path = "../tests/common/dnsmasq.rs"]

@@ -4,13 +4,13 @@
 //! Run it with:
 //!
 //! ```text
-//! cargo bench --bench echo                              # full run: 7 rounds, about 5 minutes
-//! GYRE_BENCH_QUICK=1 cargo bench --bench echo           # quick run: 1 round, under a minute
-//! GYRE_BENCH_CACHEGRIND=1 cargo bench --bench echo      # also count instructions (valgrind)
-//! GYRE_BENCH_CACHEGRIND=only cargo bench --bench echo   # only count instructions
+//! cargo bench -p gyre-benches --bench echo                              # full run: 7 rounds, about 5 minutes
+//! GYRE_BENCH_QUICK=1 cargo bench -p gyre-benches --bench echo           # quick run: 1 round, under a minute
+//! GYRE_BENCH_CACHEGRIND=1 cargo bench -p gyre-benches --bench echo      # also count instructions (valgrind)
+//! GYRE_BENCH_CACHEGRIND=only cargo bench -p gyre-benches --bench echo   # only count instructions
 //! ```
 //!
-//! `cargo bench --bench echo -- --quick` is the same as `GYRE_BENCH_QUICK=1`.
+//! `cargo bench -p gyre-benches --bench echo -- --quick` is the same as `GYRE_BENCH_QUICK=1`.
 //! `GYRE_BENCH_ROUNDS=N` sets the number of rounds, `GYRE_BENCH_SERVERS=gyre,tokio` runs a
 //! subset, and `GYRE_BENCH_OUT=DIR` picks where the report and the chart go (default: `docs/`
 //! for a full run, `target/echo-bench/` for a quick one, so a quick run never replaces the

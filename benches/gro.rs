@@ -18,8 +18,8 @@
 //! second and the median ratio gyre ÷ raw (target ≥ 0.95x).
 //!
 //! ```text
-//! cargo bench --bench gro
-//! GYRE_BENCH_ROUNDS=3 cargo bench --bench gro
+//! cargo bench -p gyre-benches --bench gro
+//! GYRE_BENCH_ROUNDS=3 cargo bench -p gyre-benches --bench gro
 //! ```
 
 #[path = "../tests/common/gso.rs"]

@@ -2,8 +2,8 @@
 //! by valgrind's callgrind, one loop turn at a time.
 //!
 //! ```text
-//! cargo bench --bench lockstep                  # every server, under a minute
-//! cargo bench --bench lockstep -- gyre mio      # a subset
+//! cargo bench -p gyre-benches --bench lockstep                  # every server, under a minute
+//! cargo bench -p gyre-benches --bench lockstep -- gyre mio      # a subset
 //! ```
 //!
 //! The table goes to stdout and to `target/lockstep/lockstep.md`; each child's callgrind

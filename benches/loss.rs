@@ -9,8 +9,8 @@
 //! `kernel_drops`, beside it), for each buffer.
 //!
 //! ```text
-//! cargo bench --bench loss
-//! GYRE_BENCH_SECONDS=300 cargo bench --bench loss   # the soak in docs/performance.md
+//! cargo bench -p gyre-benches --bench loss
+//! GYRE_BENCH_SECONDS=300 cargo bench -p gyre-benches --bench loss   # the soak in docs/performance.md
 //! ```
 
 #[path = "common/util.rs"]

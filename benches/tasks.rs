@@ -16,8 +16,8 @@
 //! ratios gyre ÷ tokio (below 1: gyre is faster). The target is ≤ 1.0x for both.
 //!
 //! ```text
-//! cargo bench --bench tasks
-//! GYRE_BENCH_ROUNDS=3 cargo bench --bench tasks
+//! cargo bench -p gyre-benches --bench tasks
+//! GYRE_BENCH_ROUNDS=3 cargo bench -p gyre-benches --bench tasks
 //! ```
 
 use std::cell::Cell;

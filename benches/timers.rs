@@ -35,13 +35,13 @@
 //! Run it with:
 //!
 //! ```text
-//! cargo bench --bench timers
-//! GYRE_BENCH_TIMERS=100000 GYRE_BENCH_ROUNDS=3 cargo bench --bench timers   # quick run
-//! GYRE_BENCH_ONLY=gyre cargo bench --bench timers   # one structure alone, for profiling
+//! cargo bench -p gyre-benches --bench timers
+//! GYRE_BENCH_TIMERS=100000 GYRE_BENCH_ROUNDS=3 cargo bench -p gyre-benches --bench timers   # quick run
+//! GYRE_BENCH_ONLY=gyre cargo bench -p gyre-benches --bench timers   # one structure alone, for profiling
 //! ```
 //!
 //! `GYRE_BENCH_TIMERS` sets N (default 1,000,000), as does a bare number on the command line
-//! (`cargo bench --bench timers -- 100000`); `GYRE_BENCH_ROUNDS` sets the rounds (default 5);
+//! (`cargo bench -p gyre-benches --bench timers -- 100000`); `GYRE_BENCH_ROUNDS` sets the rounds (default 5);
 //! `GYRE_BENCH_ONLY` is `gyre`, `heap` or `delayqueue`.
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -120,7 +120,7 @@ impl Config {
         match (&self.out_override, self.quick) {
             (Some(dir), _) => dir.clone(),
             (None, true) => launcher.target_dir().join("echo-bench"),
-            (None, false) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
+            (None, false) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs"),
         }
     }
 
@@ -136,7 +136,7 @@ impl Config {
                 if self.suite { "1" } else { "only" }
             ));
         }
-        env.push("cargo bench --bench echo".to_string());
+        env.push("cargo bench -p gyre-benches --bench echo".to_string());
         env.join(" ")
     }
 

@@ -132,7 +132,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// A new report's skeleton; `docs/performance-echo.md` explains the method in full.
 const TEMPLATE: &str = "# Echo benchmark
 
-Written by `cargo bench --bench echo` (see `benches/echo.rs` for what it measures and how,
+Written by `cargo bench -p gyre-benches --bench echo` (see `benches/echo.rs` for what it measures and how,
 and `docs/performance-echo.md` for the method and an interpretation).
 
 ## Results
@@ -143,6 +143,6 @@ and `docs/performance-echo.md` for the method and an interpretation).
 ## User-space instructions per echoed datagram (cachegrind)
 
 <!-- BEGIN echo-bench cachegrind -->
-Not measured yet: `GYRE_BENCH_CACHEGRIND=1 cargo bench --bench echo`.
+Not measured yet: `GYRE_BENCH_CACHEGRIND=1 cargo bench -p gyre-benches --bench echo`.
 <!-- END echo-bench cachegrind -->
 ";

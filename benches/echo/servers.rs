@@ -232,9 +232,16 @@ fn build_gyre_echo_server() -> Result<PathBuf, Box<dyn Error>> {
     println!("building gyre's echo_server: cargo build --release --example echo_server");
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--release", "--example", "echo_server"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "gyre",
+            "--example",
+            "echo_server",
+        ])
         .arg("--message-format=json-render-diagnostics")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

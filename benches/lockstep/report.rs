@@ -58,7 +58,7 @@ pub fn render(rows: &[Row]) -> String {
     let mut out = format!(
         "#### User-space instructions per echoed datagram, one turn per round (callgrind)\n\n\
          `(Ir(R2) − Ir(R1)) / ((R2 − R1) · N)`, counted inside each server's turn function \
-         only (`cargo bench --bench lockstep`).\n\n{}\n",
+         only (`cargo bench -p gyre-benches --bench lockstep`).\n\n{}\n",
         lines.join("\n")
     );
     let targets = targets(rows, per);

@@ -44,9 +44,9 @@ struct Shared {
 /// The inbox holds no socket: dropping the reactor closes the port whatever inboxes remain.
 ///
 /// ```
-/// use gyre_protocols::Inbox;
-/// use gyre_reactor::task::react;
-/// use gyre_reactor::udp::ListenOptions;
+/// use gyre::protocols::Inbox;
+/// use gyre::task::react;
+/// use gyre::udp::ListenOptions;
 ///
 /// let code = react(|reactor| {
 ///     let (protocol, inbox) = Inbox::bounded(16);

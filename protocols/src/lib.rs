@@ -22,8 +22,8 @@ pub use inbox::{Datagram, Inbox, InboxProtocol};
 /// prints `received b"…" from host:port` for each one, as the Twisted listing does.
 ///
 /// ```
-/// use gyre_protocols::Echo;
-/// use gyre_reactor::{Reactor, udp::ListenOptions};
+/// use gyre::protocols::Echo;
+/// use gyre::{Reactor, udp::ListenOptions};
 ///
 /// let mut reactor = Reactor::new().unwrap();
 /// let port = reactor.listen_udp_with(ListenOptions::new(0).interface("127.0.0.1"), Echo::quiet()).unwrap();
@@ -80,7 +80,7 @@ impl DatagramProtocol for Echo {
 /// `\t`, `\\` and `\"` escaped, everything else as `\xNN`.
 ///
 /// ```
-/// assert_eq!(gyre_protocols::bytes_repr(b"hi\n\x00\"x\""), r#"b"hi\n\x00\"x\"""#);
+/// assert_eq!(gyre::protocols::bytes_repr(b"hi\n\x00\"x\""), r#"b"hi\n\x00\"x\"""#);
 /// ```
 pub fn bytes_repr(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len() + 3);

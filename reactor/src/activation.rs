@@ -8,8 +8,8 @@
 //! colon-separated. A systemd unit passes UDP sockets with `ListenDatagram=`.
 //!
 //! ```no_run
-//! use gyre_reactor::{activation, Reactor};
-//! # use gyre_reactor::{Context, DatagramProtocol, Outcome};
+//! use gyre::{activation, Reactor};
+//! # use gyre::{Context, DatagramProtocol, Outcome};
 //! # struct Echo;
 //! # impl DatagramProtocol for Echo {
 //! #     fn datagram_received(&mut self, cx: &mut Context<'_>, d: &[u8], from: std::net::SocketAddr) -> Outcome {

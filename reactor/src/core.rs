@@ -48,7 +48,7 @@ use crate::unix::dispatch::UnixEntry;
 /// are handed it by `&mut`.
 ///
 /// ```
-/// use gyre_reactor::Reactor;
+/// use gyre::Reactor;
 /// use std::time::Duration;
 ///
 /// let mut reactor = Reactor::new().unwrap();
@@ -159,7 +159,7 @@ impl Core {
     /// IPv4/IPv6 datagram socket: [`ListenError::CannotAdopt`].
     ///
     /// ```
-    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
     /// use std::net::SocketAddr;
     ///
     /// struct Quiet;
@@ -439,8 +439,8 @@ impl Core {
     /// [`PanicError`](crate::error::PanicError), logged and counted like a callback's.
     ///
     /// ```
-    /// use gyre_reactor::Reactor;
-    /// use gyre_reactor::defer::{Deferred, Failure};
+    /// use gyre::Reactor;
+    /// use gyre::defer::{Deferred, Failure};
     ///
     /// let mut reactor = Reactor::new().unwrap();
     /// let ready = Deferred::<u32>::new();

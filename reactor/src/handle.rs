@@ -25,8 +25,8 @@ use crate::udp::{ListenOptions, Transport};
 /// from other threads use a [`RemoteHandle`].
 ///
 /// ```
-/// use gyre_reactor::Reactor;
-/// use gyre_reactor::defer::Deferred;
+/// use gyre::Reactor;
+/// use gyre::defer::Deferred;
 ///
 /// let mut reactor = Reactor::new().unwrap();
 /// reactor.install_signal_handlers(false);
@@ -131,9 +131,9 @@ impl Handle {
     /// [`ListenError`](crate::error::ListenError).
     ///
     /// ```
-    /// use gyre_reactor::task::react;
-    /// use gyre_reactor::udp::ListenOptions;
-    /// use gyre_reactor::{Context, DatagramProtocol, Outcome};
+    /// use gyre::task::react;
+    /// use gyre::udp::ListenOptions;
+    /// use gyre::{Context, DatagramProtocol, Outcome};
     /// use std::net::SocketAddr;
     ///
     /// struct Quiet;

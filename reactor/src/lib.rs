@@ -15,7 +15,8 @@
 //!    and send what the protocol wrote right after each batch (`sendmmsg`, GSO);
 //! 4. run the sources: timers that are due, calls from other threads, queued calls;
 //! 5. send what they wrote;
-//! 6. tell connected protocols about ICMP refusals their writes met;
+//! 6. tell protocols about the errors their ports met (ICMP refusals on connected ports,
+//!    ICMP errors on ports that report them);
 //! 7. close the ports asked to stop, and move startup or shutdown along.
 //!
 //! Callbacks are *lent* the reactor by `&mut`: a [`DatagramProtocol`] callback gets a
@@ -30,8 +31,8 @@
 //! loop goes on serving every other port. `docs/internals.md` walks through each step.
 //!
 //! ```no_run
-//! use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
-//! use gyre_reactor::udp::ListenOptions;
+//! use gyre::{Context, DatagramProtocol, Outcome, Reactor};
+//! use gyre::udp::ListenOptions;
 //! use std::net::SocketAddr;
 //! use std::time::Duration;
 //!
@@ -71,8 +72,8 @@
 //! Timers and Deferreds also work without a reactor, on a manual clock:
 //!
 //! ```
-//! use gyre_reactor::defer::Failure;
-//! use gyre_reactor::time::{defer_later, Timers};
+//! use gyre::defer::Failure;
+//! use gyre::time::{defer_later, Timers};
 //! use std::{cell::Cell, rc::Rc, time::Duration};
 //!
 //! let (timers, _clock) = Timers::manual();

@@ -20,7 +20,7 @@ pub type Outcome = Result<(), Failure>;
 /// that boundary, logged with the port, and the reactor goes on serving every other port.
 ///
 /// ```
-/// use gyre_reactor::{Context, DatagramProtocol, Outcome};
+/// use gyre::{Context, DatagramProtocol, Outcome};
 /// use std::net::SocketAddr;
 ///
 /// struct Echo;

@@ -43,7 +43,7 @@ const EVENT_CAPACITY: usize = 1024;
 /// handles remain.
 ///
 /// ```
-/// use gyre_reactor::Reactor;
+/// use gyre::Reactor;
 /// use std::time::Duration;
 ///
 /// let mut reactor = Reactor::new().unwrap();
@@ -143,7 +143,7 @@ impl Reactor {
     /// `Stopped`, to let shutdown finish).
     ///
     /// ```
-    /// use gyre_reactor::{Reactor, ReactorState};
+    /// use gyre::{Reactor, ReactorState};
     /// use std::time::Duration;
     ///
     /// let mut reactor = Reactor::new().unwrap();

@@ -101,7 +101,7 @@ impl RemoteQueue {
 /// reactor's [`Core`].
 ///
 /// ```
-/// use gyre_reactor::Reactor;
+/// use gyre::Reactor;
 ///
 /// let mut reactor = Reactor::new().unwrap();
 /// let remote = reactor.remote();

@@ -11,8 +11,8 @@ use crate::error::DnsLookupError;
 /// [`Core::set_resolver`] to use a DNS client, or a fixed table in tests.
 ///
 /// ```
-/// use gyre_reactor::{Core, Reactor, Resolver};
-/// use gyre_reactor::defer::Deferred;
+/// use gyre::{Core, Reactor, Resolver};
+/// use gyre::defer::Deferred;
 /// use std::net::IpAddr;
 ///
 /// struct Fixed;

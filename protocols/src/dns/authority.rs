@@ -13,7 +13,7 @@ use super::{Name, RData, Record, RecordType};
 /// Records by name, for the zones a server is authoritative for.
 ///
 /// ```
-/// use gyre_protocols::dns::{Authority, RecordType};
+/// use gyre::protocols::dns::{Authority, RecordType};
 ///
 /// let authority = Authority::from_hosts("192.0.2.7 example.test www.example.test\n::1 localhost6\n", 300);
 /// let found = authority.lookup(&"www.example.test.".parse().unwrap(), RecordType::A);

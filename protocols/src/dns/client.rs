@@ -9,8 +9,8 @@
 //! be the reactor's [`Resolver`], so `resolve(name)` needs no thread.
 //!
 //! ```
-//! use gyre_protocols::dns::{DnsClient, RecordType};
-//! use gyre_reactor::Reactor;
+//! use gyre::protocols::dns::{DnsClient, RecordType};
+//! use gyre::Reactor;
 //!
 //! let mut reactor = Reactor::new().unwrap();
 //! let client = DnsClient::new(vec!["127.0.0.1:53".parse().unwrap()]);

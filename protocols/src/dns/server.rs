@@ -43,9 +43,9 @@ struct Counters {
 /// An authoritative DNS server: listen with it like any protocol.
 ///
 /// ```
-/// use gyre_protocols::dns::{Authority, DnsServer};
-/// use gyre_reactor::Reactor;
-/// use gyre_reactor::udp::ListenOptions;
+/// use gyre::protocols::dns::{Authority, DnsServer};
+/// use gyre::Reactor;
+/// use gyre::udp::ListenOptions;
 ///
 /// let mut reactor = Reactor::new().unwrap();
 /// let authority = Authority::from_hosts("192.0.2.7 example.test\n", 300);

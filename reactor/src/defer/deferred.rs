@@ -128,7 +128,7 @@ pub(crate) trait Chain {
 /// through the reactor.
 ///
 /// ```
-/// use gyre_reactor::defer::{Deferred, Failure};
+/// use gyre::defer::{Deferred, Failure};
 /// use std::{cell::Cell, rc::Rc};
 ///
 /// let seen = Rc::new(Cell::new(0));
@@ -285,7 +285,7 @@ impl<T: 'static> Deferred<T> {
     /// Cancelling the returned Deferred cancels this one.
     ///
     /// ```
-    /// use gyre_reactor::defer::{Deferred, Failure};
+    /// use gyre::defer::{Deferred, Failure};
     /// let d = Deferred::<&str>::new();
     /// let len = d.then(|s| Ok::<_, Failure>(s.len()));
     /// d.callback("hello").unwrap();

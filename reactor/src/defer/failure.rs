@@ -21,7 +21,7 @@ use crate::error::PanicError;
 /// [`find`](Failure::find), and printed by `{:#}`.
 ///
 /// ```
-/// use gyre_reactor::defer::Failure;
+/// use gyre::defer::Failure;
 /// use std::io;
 ///
 /// let failure = Failure::new(io::Error::new(io::ErrorKind::NotFound, "no such port"));
@@ -58,7 +58,7 @@ impl Failure {
     /// A failure that is only a message.
     ///
     /// ```
-    /// let f = gyre_reactor::defer::Failure::msg("bad datagram");
+    /// let f = gyre::defer::Failure::msg("bad datagram");
     /// assert_eq!(f.to_string(), "bad datagram");
     /// ```
     pub fn msg(message: impl Into<String>) -> Failure {
@@ -167,7 +167,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// `Result<_, Box<dyn Error + Send + Sync>>` (`main`, tests, threads).
 ///
 /// ```
-/// use gyre_reactor::defer::Failure;
+/// use gyre::defer::Failure;
 /// fn main_like() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 ///     let result: Result<(), Failure> = Err(Failure::new(std::io::Error::other("boom")));
 ///     result?;

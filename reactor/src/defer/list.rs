@@ -35,7 +35,7 @@ pub enum ListOutcome<T> {
 /// log from the members). Cancelling the list's Deferred cancels every member.
 ///
 /// ```
-/// use gyre_reactor::defer::{Deferred, DeferredList, Failure, ListOutcome};
+/// use gyre::defer::{Deferred, DeferredList, Failure, ListOutcome};
 /// let a = Deferred::<u8>::new();
 /// let b = Deferred::<u8>::new();
 /// let all = DeferredList::new(vec![a.clone(), b.clone()]).consume_errors(true).into_deferred();
@@ -118,7 +118,7 @@ pub fn deferred_list<T: 'static>(members: Vec<Deferred<T>>) -> Deferred<Vec<Resu
 /// (Twisted's `gatherResults`). Cancelling the result cancels every member.
 ///
 /// ```
-/// use gyre_reactor::defer::{gather_results, Deferred};
+/// use gyre::defer::{gather_results, Deferred};
 /// let d = gather_results(vec![Deferred::succeeded(1), Deferred::succeeded(2)], true);
 /// assert_eq!(d.take_result().unwrap().unwrap(), vec![1, 2]);
 /// ```
@@ -142,7 +142,7 @@ pub fn gather_results<T: 'static>(
 /// fails, a [`FailureGroup`] with all the failures (Twisted's `race`). Failures are consumed.
 ///
 /// ```
-/// use gyre_reactor::defer::{race, Deferred};
+/// use gyre::defer::{race, Deferred};
 /// let slow = Deferred::<&str>::new();
 /// let fast = Deferred::<&str>::new();
 /// let winner = race(vec![slow.clone(), fast.clone()]);

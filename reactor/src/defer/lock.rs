@@ -23,7 +23,7 @@ use crate::error::LockError;
 /// [`locked`](DeferredLock::locked) already says `true` while it is on its way.
 ///
 /// ```
-/// use gyre_reactor::defer::DeferredLock;
+/// use gyre::defer::DeferredLock;
 /// let lock = DeferredLock::new();
 /// let first = lock.acquire(); // free: fires at once
 /// let second = lock.acquire(); // waits
@@ -46,7 +46,7 @@ impl DeferredLock {
     /// A free lock.
     ///
     /// ```
-    /// assert!(!gyre_reactor::defer::DeferredLock::new().locked());
+    /// assert!(!gyre::defer::DeferredLock::new().locked());
     /// ```
     pub fn new() -> DeferredLock {
         DeferredLock(Primitive::new(1, LockError::NotLocked))
@@ -58,7 +58,7 @@ impl DeferredLock {
     /// it once it has fired does nothing, and the caller still holds the lock.
     ///
     /// ```
-    /// use gyre_reactor::defer::DeferredLock;
+    /// use gyre::defer::DeferredLock;
     /// let lock = DeferredLock::new();
     /// let _held = lock.acquire();
     /// let waiting = lock.acquire();
@@ -74,8 +74,8 @@ impl DeferredLock {
     /// callback). [`LockError::NotLocked`] if the lock is free.
     ///
     /// ```
-    /// use gyre_reactor::defer::DeferredLock;
-    /// use gyre_reactor::error::LockError;
+    /// use gyre::defer::DeferredLock;
+    /// use gyre::error::LockError;
     /// let lock = DeferredLock::new();
     /// assert_eq!(lock.release(), Err(LockError::NotLocked));
     /// ```
@@ -86,7 +86,7 @@ impl DeferredLock {
     /// Whether someone holds the lock (Twisted's `locked`).
     ///
     /// ```
-    /// let lock = gyre_reactor::defer::DeferredLock::new();
+    /// let lock = gyre::defer::DeferredLock::new();
     /// let _held = lock.acquire();
     /// assert!(lock.locked());
     /// ```
@@ -97,7 +97,7 @@ impl DeferredLock {
     /// How many acquirers wait for the lock.
     ///
     /// ```
-    /// let lock = gyre_reactor::defer::DeferredLock::new();
+    /// let lock = gyre::defer::DeferredLock::new();
     /// let _held = lock.acquire();
     /// let _next = lock.acquire();
     /// assert_eq!(lock.waiting(), 1);
@@ -117,7 +117,7 @@ impl DeferredLock {
     /// with [`LockError::NotLocked`] (Twisted fails the same way).
     ///
     /// ```
-    /// use gyre_reactor::defer::{Deferred, DeferredLock, Failure};
+    /// use gyre::defer::{Deferred, DeferredLock, Failure};
     /// let lock = DeferredLock::new();
     /// let work = Deferred::<u32>::new();
     /// let w = work.clone();
@@ -150,7 +150,7 @@ impl fmt::Debug for DeferredLock {
 /// [`run`](DeferredSemaphore::run) limits how many calls are in flight at once.
 ///
 /// ```
-/// use gyre_reactor::defer::{Deferred, DeferredSemaphore};
+/// use gyre::defer::{Deferred, DeferredSemaphore};
 /// let sem = DeferredSemaphore::new(2).unwrap();
 /// let jobs: Vec<Deferred<u8>> = (0..3).map(|_| Deferred::new()).collect();
 /// let results: Vec<Deferred<u8>> = jobs.iter().map(|job| {
@@ -174,8 +174,8 @@ impl DeferredSemaphore {
     /// for. A `Result` rather than a panic, because the count often comes from configuration.
     ///
     /// ```
-    /// use gyre_reactor::defer::DeferredSemaphore;
-    /// use gyre_reactor::error::LockError;
+    /// use gyre::defer::DeferredSemaphore;
+    /// use gyre::error::LockError;
     /// assert_eq!(DeferredSemaphore::new(3).unwrap().limit(), 3);
     /// assert_eq!(DeferredSemaphore::new(0).unwrap_err(), LockError::ZeroTokens);
     /// ```
@@ -194,7 +194,7 @@ impl DeferredSemaphore {
     /// the line; cancelling it once it has fired does nothing.
     ///
     /// ```
-    /// let sem = gyre_reactor::defer::DeferredSemaphore::new(1).unwrap();
+    /// let sem = gyre::defer::DeferredSemaphore::new(1).unwrap();
     /// assert!(sem.acquire().is_called());
     /// assert!(!sem.acquire().is_called());
     /// ```
@@ -207,8 +207,8 @@ impl DeferredSemaphore {
     /// callback). [`LockError::TooManyReleases`] if every token is already free.
     ///
     /// ```
-    /// use gyre_reactor::defer::DeferredSemaphore;
-    /// use gyre_reactor::error::LockError;
+    /// use gyre::defer::DeferredSemaphore;
+    /// use gyre::error::LockError;
     /// let sem = DeferredSemaphore::new(2).unwrap();
     /// let _token = sem.acquire();
     /// sem.release().unwrap();
@@ -221,7 +221,7 @@ impl DeferredSemaphore {
     /// How many tokens are free (Twisted's `tokens`).
     ///
     /// ```
-    /// let sem = gyre_reactor::defer::DeferredSemaphore::new(3).unwrap();
+    /// let sem = gyre::defer::DeferredSemaphore::new(3).unwrap();
     /// let _token = sem.acquire();
     /// assert_eq!(sem.tokens(), 2);
     /// ```
@@ -232,7 +232,7 @@ impl DeferredSemaphore {
     /// How many tokens there are in all: the most holders at once (Twisted's `limit`).
     ///
     /// ```
-    /// let sem = gyre_reactor::defer::DeferredSemaphore::new(3).unwrap();
+    /// let sem = gyre::defer::DeferredSemaphore::new(3).unwrap();
     /// let _token = sem.acquire();
     /// assert_eq!(sem.limit(), 3);
     /// ```
@@ -243,7 +243,7 @@ impl DeferredSemaphore {
     /// How many acquirers wait for a token.
     ///
     /// ```
-    /// let sem = gyre_reactor::defer::DeferredSemaphore::new(1).unwrap();
+    /// let sem = gyre::defer::DeferredSemaphore::new(1).unwrap();
     /// let _held = sem.acquire();
     /// let _next = sem.acquire();
     /// assert_eq!(sem.waiting(), 1);
@@ -259,7 +259,7 @@ impl DeferredSemaphore {
     /// out).
     ///
     /// ```
-    /// use gyre_reactor::defer::{DeferredSemaphore, Failure};
+    /// use gyre::defer::{DeferredSemaphore, Failure};
     /// let sem = DeferredSemaphore::new(1).unwrap();
     /// let d = sem.run(|| Err::<u8, _>(Failure::msg("nope")));
     /// assert_eq!(d.take_result().unwrap().unwrap_err().message(), "nope");

@@ -64,7 +64,7 @@ pub fn fail<T: 'static>(failure: impl Into<Failure>) -> Deferred<T> {
 /// failed Deferred with a [`PanicError`](crate::error::PanicError).
 ///
 /// ```
-/// use gyre_reactor::defer::{maybe_deferred, Failure};
+/// use gyre::defer::{maybe_deferred, Failure};
 /// let d = maybe_deferred(|| Ok::<_, Failure>(7));
 /// assert_eq!(d.take_result().unwrap().unwrap(), 7);
 /// let d = maybe_deferred::<u8, Result<u8, Failure>>(|| panic!("boom"));

@@ -48,7 +48,7 @@ use crate::error::{QueueOverflow, QueueUnderflow};
 /// moment: an item on its way to a getter is neither queued nor waited for.
 ///
 /// ```
-/// use gyre_reactor::defer::DeferredQueue;
+/// use gyre::defer::DeferredQueue;
 /// let queue = DeferredQueue::new();
 /// let first = queue.get().unwrap(); // nothing queued yet: pending
 /// queue.put("a").unwrap(); // goes straight to the waiting getter
@@ -83,7 +83,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// An empty queue without limits.
     ///
     /// ```
-    /// let queue = gyre_reactor::defer::DeferredQueue::<u8>::new();
+    /// let queue = gyre::defer::DeferredQueue::<u8>::new();
     /// assert_eq!((queue.size(), queue.backlog()), (None, None));
     /// ```
     pub fn new() -> DeferredQueue<T> {
@@ -94,8 +94,8 @@ impl<T: 'static> DeferredQueue<T> {
     /// (`None`: no limit), Twisted's `DeferredQueue(size, backlog)`.
     ///
     /// ```
-    /// use gyre_reactor::defer::DeferredQueue;
-    /// use gyre_reactor::error::QueueOverflow;
+    /// use gyre::defer::DeferredQueue;
+    /// use gyre::error::QueueOverflow;
     /// let queue = DeferredQueue::bounded(Some(1), None);
     /// queue.put(1).unwrap();
     /// assert_eq!(queue.put(2), Err(QueueOverflow));
@@ -114,7 +114,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// items are already queued; the item is then dropped.
     ///
     /// ```
-    /// use gyre_reactor::defer::DeferredQueue;
+    /// use gyre::defer::DeferredQueue;
     /// let queue = DeferredQueue::bounded(Some(0), None);
     /// assert!(queue.put('x').is_err()); // no room, nobody waiting
     /// let getter = queue.get().unwrap();
@@ -139,8 +139,8 @@ impl<T: 'static> DeferredQueue<T> {
     /// (`queue.get()?.await?`). A queue without a backlog limit never returns `Err`.
     ///
     /// ```
-    /// use gyre_reactor::defer::DeferredQueue;
-    /// use gyre_reactor::error::QueueUnderflow;
+    /// use gyre::defer::DeferredQueue;
+    /// use gyre::error::QueueUnderflow;
     /// let queue = DeferredQueue::<u8>::bounded(None, Some(1));
     /// let waiting = queue.get().unwrap();
     /// assert_eq!(queue.get().unwrap_err(), QueueUnderflow);
@@ -163,7 +163,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// How many items are queued (not counting items already on their way to a getter).
     ///
     /// ```
-    /// let queue = gyre_reactor::defer::DeferredQueue::new();
+    /// let queue = gyre::defer::DeferredQueue::new();
     /// queue.put(1).unwrap();
     /// queue.put(2).unwrap();
     /// assert_eq!(queue.len(), 2);
@@ -175,7 +175,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// Whether no item is queued.
     ///
     /// ```
-    /// let queue = gyre_reactor::defer::DeferredQueue::<u8>::new();
+    /// let queue = gyre::defer::DeferredQueue::<u8>::new();
     /// assert!(queue.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -185,7 +185,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// How many getters wait for an item.
     ///
     /// ```
-    /// let queue = gyre_reactor::defer::DeferredQueue::<u8>::new();
+    /// let queue = gyre::defer::DeferredQueue::<u8>::new();
     /// let _a = queue.get().unwrap();
     /// let _b = queue.get().unwrap();
     /// assert_eq!(queue.waiting(), 2);
@@ -198,7 +198,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// than `size` items are queued. Lets a producer skip making an item that would overflow.
     ///
     /// ```
-    /// let queue = gyre_reactor::defer::DeferredQueue::bounded(Some(1), None);
+    /// let queue = gyre::defer::DeferredQueue::bounded(Some(1), None);
     /// assert!(queue.has_room());
     /// queue.put(1).unwrap();
     /// assert!(!queue.has_room());
@@ -213,7 +213,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// The most items the queue holds (`None`: no limit).
     ///
     /// ```
-    /// let queue = gyre_reactor::defer::DeferredQueue::<u8>::bounded(Some(3), None);
+    /// let queue = gyre::defer::DeferredQueue::<u8>::bounded(Some(3), None);
     /// assert_eq!(queue.size(), Some(3));
     /// ```
     pub fn size(&self) -> Option<usize> {
@@ -223,7 +223,7 @@ impl<T: 'static> DeferredQueue<T> {
     /// The most getters that may wait (`None`: no limit).
     ///
     /// ```
-    /// let queue = gyre_reactor::defer::DeferredQueue::<u8>::bounded(None, Some(4));
+    /// let queue = gyre::defer::DeferredQueue::<u8>::bounded(None, Some(4));
     /// assert_eq!(queue.backlog(), Some(4));
     /// ```
     pub fn backlog(&self) -> Option<usize> {

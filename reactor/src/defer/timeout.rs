@@ -16,9 +16,9 @@ impl<T: 'static> Deferred<T> {
     /// `TimeoutError`.
     ///
     /// ```
-    /// use gyre_reactor::defer::Deferred;
-    /// use gyre_reactor::error::TimeoutError;
-    /// use gyre_reactor::time::Timers;
+    /// use gyre::defer::Deferred;
+    /// use gyre::error::TimeoutError;
+    /// use gyre::time::Timers;
     /// use std::time::Duration;
     ///
     /// let (timers, _clock) = Timers::manual();

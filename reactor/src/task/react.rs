@@ -18,8 +18,8 @@ use crate::reactor::Reactor;
 /// that stops before main finished (SIGINT or SIGTERM, handled as [`Reactor::run`] does).
 ///
 /// ```no_run
-/// use gyre_reactor::task::react;
-/// use gyre_reactor::time::sleep;
+/// use gyre::task::react;
+/// use gyre::time::sleep;
 /// use std::{process::ExitCode, time::Duration};
 ///
 /// fn main() -> ExitCode {

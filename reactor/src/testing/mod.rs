@@ -100,8 +100,8 @@ fn install() -> CaptureStatus {
 /// had another logger, the status says so and the list is empty.
 ///
 /// ```
-/// use gyre_reactor::defer::{Deferred, Failure};
-/// use gyre_reactor::testing::{capture_logs, CaptureStatus};
+/// use gyre::defer::{Deferred, Failure};
+/// use gyre::testing::{capture_logs, CaptureStatus};
 ///
 /// let ((), lines, status) = capture_logs(|| {
 ///     let d = Deferred::<u8>::new();
@@ -187,8 +187,8 @@ impl Core {
     /// the transport reports; nothing is bound.
     ///
     /// ```
-    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
-    /// use gyre_reactor::time::ManualClock;
+    /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use gyre::time::ManualClock;
     /// use std::{net::SocketAddr, time::Duration};
     ///
     /// struct Echo;

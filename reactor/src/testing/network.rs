@@ -12,10 +12,10 @@
 //! delivery or a timer), and repeats.
 //!
 //! ```
-//! use gyre_reactor::testing::{Link, Network};
-//! use gyre_reactor::time::ManualClock;
-//! use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
-//! use gyre_reactor::udp::ListenOptions;
+//! use gyre::testing::{Link, Network};
+//! use gyre::time::ManualClock;
+//! use gyre::{Context, DatagramProtocol, Outcome, Reactor};
+//! use gyre::udp::ListenOptions;
 //! use std::net::SocketAddr;
 //! use std::time::Duration;
 //!

@@ -36,7 +36,7 @@ impl Clock for SystemClock {
 /// is Twisted's `seconds()` on a fresh `Clock` (which starts at 0).
 ///
 /// ```
-/// use gyre_reactor::time::{Clock, ManualClock};
+/// use gyre::time::{Clock, ManualClock};
 /// use std::time::Duration;
 /// let clock = ManualClock::new();
 /// let t0 = clock.now();

@@ -12,8 +12,8 @@ use crate::defer::{Deferred, IntoStep};
 /// [`CancelledError`](crate::error::CancelledError); `f` never runs.
 ///
 /// ```
-/// use gyre_reactor::defer::Failure;
-/// use gyre_reactor::time::{defer_later, Timers};
+/// use gyre::defer::Failure;
+/// use gyre::time::{defer_later, Timers};
 /// use std::time::Duration;
 ///
 /// let (timers, _clock) = Timers::manual();
@@ -46,7 +46,7 @@ pub fn defer_later<T: 'static, R: IntoStep<T>>(
 /// function): `sleep(timers, d).await` in async code. Cancelling it cancels the timer.
 ///
 /// ```
-/// use gyre_reactor::time::{sleep, Timers};
+/// use gyre::time::{sleep, Timers};
 /// use std::time::Duration;
 ///
 /// let (timers, _clock) = Timers::manual();

@@ -41,8 +41,8 @@ struct State {
 /// * Interval zero runs it on every pass of the timer queue.
 ///
 /// ```
-/// use gyre_reactor::defer::Failure;
-/// use gyre_reactor::time::{LoopingCall, Timers};
+/// use gyre::defer::Failure;
+/// use gyre::time::{LoopingCall, Timers};
 /// use std::{cell::RefCell, rc::Rc, time::Duration};
 ///
 /// let (timers, _clock) = Timers::manual();

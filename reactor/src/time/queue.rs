@@ -235,7 +235,7 @@ enum Region {
 /// garbage. Equal deadlines come out in scheduling order.
 ///
 /// ```
-/// use gyre_reactor::time::TimerQueue;
+/// use gyre::time::TimerQueue;
 /// let mut q = TimerQueue::new();
 /// let a = q.schedule(20, "a");
 /// q.schedule(10, "b");

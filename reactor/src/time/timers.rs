@@ -63,7 +63,7 @@ struct Inner {
 /// clock (`Duration::MAX`) means "never": the call stays pending and can still be cancelled.
 ///
 /// ```
-/// use gyre_reactor::time::Timers;
+/// use gyre::time::Timers;
 /// use std::{cell::RefCell, rc::Rc, time::Duration};
 ///
 /// let (timers, _clock) = Timers::manual();

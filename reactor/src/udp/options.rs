@@ -10,7 +10,7 @@ pub const MAX_DATAGRAM: usize = 65_535;
 /// leaves to `getHandle()`.
 ///
 /// ```
-/// use gyre_reactor::udp::ListenOptions;
+/// use gyre::udp::ListenOptions;
 /// let options = ListenOptions::new(0).interface("127.0.0.1").max_packet_size(1500);
 /// assert_eq!(options.port(), 0);
 /// ```

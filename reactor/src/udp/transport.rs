@@ -41,8 +41,8 @@ use crate::sys::{self, RecvBatch};
 /// the network would do a hop later.
 ///
 /// ```
-/// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
-/// use gyre_reactor::udp::ListenOptions;
+/// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
+/// use gyre::udp::ListenOptions;
 /// use std::net::{IpAddr, SocketAddr};
 ///
 /// struct Quiet;
@@ -96,8 +96,8 @@ impl Transport {
     /// never joined into a buffer of their own first.
     ///
     /// ```
-    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
-    /// use gyre_reactor::udp::ListenOptions;
+    /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use gyre::udp::ListenOptions;
     /// use std::net::{IpAddr, SocketAddr};
     ///
     /// struct Quiet;
@@ -240,8 +240,8 @@ impl Transport {
     /// does; an in-memory port has none (`WriteError::Io`, `Unsupported`).
     ///
     /// ```
-    /// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
-    /// use gyre_reactor::udp::ListenOptions;
+    /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
+    /// use gyre::udp::ListenOptions;
     /// use std::net::{IpAddr, SocketAddr};
     ///
     /// struct Quiet;
@@ -287,8 +287,8 @@ impl Transport {
 /// once it has closed (Twisted names the protocol's class; gyre its log prefix).
 ///
 /// ```
-/// use gyre_reactor::{Context, DatagramProtocol, Outcome, Reactor};
-/// use gyre_reactor::udp::ListenOptions;
+/// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
+/// use gyre::udp::ListenOptions;
 /// use std::net::{IpAddr, SocketAddr};
 ///
 /// struct Echo;

@@ -21,7 +21,7 @@ const SUN_PATH: usize = 108;
 /// `(unnamed)`.
 ///
 /// ```
-/// use gyre_reactor::unix::{ToUnixAddress, UnixAddress};
+/// use gyre::unix::{ToUnixAddress, UnixAddress};
 /// use std::path::Path;
 ///
 /// let file = "/run/app.sock".to_unix_address().unwrap();

@@ -9,8 +9,8 @@
 //! is reliable and tells its writer when the peer has no room.
 //!
 //! ```
-//! use gyre_reactor::{Outcome, Reactor};
-//! use gyre_reactor::unix::{UnixAddress, UnixContext, UnixDatagramProtocol, UnixOptions};
+//! use gyre::{Outcome, Reactor};
+//! use gyre::unix::{UnixAddress, UnixContext, UnixDatagramProtocol, UnixOptions};
 //! use std::cell::RefCell;
 //! use std::rc::Rc;
 //! use std::time::Duration;

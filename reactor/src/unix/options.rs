@@ -10,7 +10,7 @@ use crate::udp::MAX_DATAGRAM;
 /// `connectUNIXDatagram(address, protocol, maxPacketSize, mode, bindAddress)`.
 ///
 /// ```
-/// use gyre_reactor::unix::UnixOptions;
+/// use gyre::unix::UnixOptions;
 /// let options = UnixOptions::new("/run/app.sock").mode(0o600).max_packet_size(1500);
 /// assert_eq!(options.address().unwrap().to_string(), "/run/app.sock");
 /// ```

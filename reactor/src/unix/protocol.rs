@@ -15,8 +15,8 @@ use crate::protocol::Outcome;
 /// and counted, and the reactor goes on.
 ///
 /// ```
-/// use gyre_reactor::Outcome;
-/// use gyre_reactor::unix::{UnixAddress, UnixContext, UnixDatagramProtocol};
+/// use gyre::Outcome;
+/// use gyre::unix::{UnixAddress, UnixContext, UnixDatagramProtocol};
 ///
 /// struct Echo;
 ///

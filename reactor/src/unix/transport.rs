@@ -26,9 +26,9 @@ use crate::sys;
 /// [`WriteError::Io`] (counted in [`PortStats::send_drops`]); Twisted drops it silently.
 ///
 /// ```
-/// use gyre_reactor::Reactor;
-/// use gyre_reactor::unix::{UnixAddress, UnixContext, UnixDatagramProtocol};
-/// use gyre_reactor::Outcome;
+/// use gyre::Reactor;
+/// use gyre::unix::{UnixAddress, UnixContext, UnixDatagramProtocol};
+/// use gyre::Outcome;
 ///
 /// struct Quiet;
 /// impl UnixDatagramProtocol for Quiet {

@@ -32,22 +32,30 @@ fn dnsmasq() -> Option<(Dnsmasq, SocketAddr)> {
         eprintln!("SKIP: dnsmasq is not installed");
         return None;
     }
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let records = [
         "--host-record=host.test,192.0.2.8,2001:db8::8",
         "--txt-record=host.test,served by dnsmasq",
     ];
-    let child = Command::new("dnsmasq")
-        .args(common::dnsmasq::dnsmasq_args(port, &records))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start dnsmasq");
-    Some((Dnsmasq(child), SocketAddr::from(([127, 0, 0, 1], port))))
+    // A port found free may be taken again before dnsmasq binds it (other tests run beside
+    // this one): a dnsmasq that exits at once is started again on another port.
+    for _ in 0..5 {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("dnsmasq")
+            .args(common::dnsmasq::dnsmasq_args(port, &records))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dnsmasq");
+        std::thread::sleep(Duration::from_millis(200));
+        if child.try_wait().unwrap().is_none() {
+            return Some((Dnsmasq(child), SocketAddr::from(([127, 0, 0, 1], port))));
+        }
+    }
+    panic!("dnsmasq would not start on five free ports in a row");
 }
 
 #[test]

@@ -528,3 +528,22 @@ fn every_example_says_what_it_does_and_its_usage_on_help() {
         );
     }
 }
+
+#[test]
+fn statsd_aggregates_counters_and_flushes_them_every_second() {
+    let (mut child, port, _log) =
+        start_logging_example("statsd", &["--port", "0", "--seconds", "2.5"]);
+    let socket = client();
+    for datagram in ["a:1|c\nb:2|c", "a:3|c", "not a metric"] {
+        socket
+            .send_to(datagram.as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+    }
+    assert!(wait_bounded(&mut child, Duration::from_secs(10)).success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(
+        stdout,
+        "flush 1: a=4 b=2 (bad lines: 1)\nflush 2:  (bad lines: 0)\n"
+    );
+}

@@ -36,7 +36,7 @@ use crate::sys;
 use crate::time::{DelayedCall, Timers};
 use crate::udp::outbox::Outbox;
 use crate::udp::port::{NewPort, Port, PortId};
-use crate::udp::{ListenOptions, MAX_DATAGRAM, Transport, parse_interface, scoped};
+use crate::udp::{ListenOptions, MAX_DATAGRAM, ProtocolHandle, Transport, parse_interface, scoped};
 use crate::unix::dispatch::UnixEntry;
 
 /// The reactor as callbacks see it (Twisted's global `reactor`): open and list ports,
@@ -149,6 +149,18 @@ impl Core {
             ..new
         };
         self.open_port(new, protocol)
+    }
+
+    /// [`listen_udp_with`](Core::listen_udp_with), returning a [`ProtocolHandle`] through
+    /// which the protocol itself can be reached between callbacks (`handle.with(reactor, |p|
+    /// …)`), typed, with no `Rc<RefCell<…>>` around its state.
+    pub fn listen_udp_with_handle<P: DatagramProtocol>(
+        &mut self,
+        options: ListenOptions,
+        protocol: P,
+    ) -> Result<ProtocolHandle<P>, ListenError> {
+        self.listen_udp_with(options, protocol)
+            .map(ProtocolHandle::new)
     }
 
     /// Serves a UDP socket that is already bound (Twisted's `adoptDatagramPort`): a `std`

@@ -175,6 +175,16 @@ impl<E: Filed> PortTable<E> {
         self.slab.get(key ^ E::TAG).map(Slot::id)
     }
 
+    /// An entry in the table by `&mut`: `Err(true)` while it is lent to a callback,
+    /// `Err(false)` once its port has closed.
+    pub fn here_mut(&mut self, id: PortId) -> Result<&mut E, bool> {
+        match self.slab.get_mut(id.key ^ E::TAG) {
+            Some(Slot::Here(entry)) if E::handle_id(entry.handle()) == id => Ok(entry),
+            Some(Slot::Lent(handle)) if E::handle_id(handle) == id => Err(true),
+            _ => Err(false),
+        }
+    }
+
     /// An entry in the table (not lent).
     pub fn get(&self, id: PortId) -> Option<&E> {
         match self.slab.get(id.key ^ E::TAG) {

@@ -7,6 +7,20 @@ use crate::context::Context;
 use crate::defer::Failure;
 use crate::udp::IcmpError;
 
+/// Any protocol as `dyn Any`, so a [`ProtocolHandle`](crate::udp::ProtocolHandle) can give
+/// back the protocol's own type. Implemented for every `'static` type: nothing to write.
+#[doc(hidden)]
+pub trait AsAny: 'static {
+    /// `self` as `dyn Any`.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+impl<T: 'static> AsAny for T {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
 /// What a protocol callback returns. `Err` is Twisted's raised exception: it is logged with
 /// the port, counted, and the port keeps working. `?` converts any error.
 pub type Outcome = Result<(), Failure>;
@@ -32,7 +46,7 @@ pub type Outcome = Result<(), Failure>;
 ///     }
 /// }
 /// ```
-pub trait DatagramProtocol: 'static {
+pub trait DatagramProtocol: AsAny {
     /// The port is open: called before `listen_udp` returns (Twisted's `startProtocol`).
     /// An error here closes the port again and `listen_udp` returns it.
     fn start_protocol(&mut self, cx: &mut Context<'_>) -> Outcome {

@@ -7,6 +7,7 @@
 
 mod address;
 mod destination;
+mod handle;
 mod icmp;
 mod multicast;
 mod options;
@@ -19,6 +20,7 @@ mod transport;
 pub use address::ToDatagramAddr;
 pub(crate) use address::{parse_interface, scoped};
 pub use destination::ReceivedAt;
+pub use handle::{ProtocolError, ProtocolHandle};
 pub use icmp::{IcmpError, IcmpKind};
 pub use multicast::MulticastInterface;
 pub use options::{ListenOptions, MAX_DATAGRAM};

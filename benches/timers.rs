@@ -44,11 +44,9 @@
 //! (`cargo bench -p gyre-benches --bench timers -- 100000`); `GYRE_BENCH_ROUNDS` sets the rounds (default 5);
 //! `GYRE_BENCH_ONLY` is `gyre`, `heap` or `delayqueue`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use gyre::time::{TimerId, TimerQueue};
@@ -62,83 +60,15 @@ const DEFAULT_ROUNDS: usize = 5;
 const SEED: u64 = 0x2545_F491_4F6C_DD1D;
 
 // ---------------------------------------------------------------------------------------------
-// Counting allocator
+// Counting allocator: the tests' own (bytes now and at the peak).
 
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
 
-/// Forwards to the system allocator and keeps the current and peak number of bytes allocated.
-struct CountingAlloc;
-
-#[inline]
-fn grew(bytes: usize) {
-    let now = CURRENT.fetch_add(bytes, Relaxed) + bytes;
-    if now > PEAK.load(Relaxed) {
-        PEAK.fetch_max(now, Relaxed);
-    }
-}
-
-#[inline]
-fn shrank(bytes: usize) {
-    CURRENT.fetch_sub(bytes, Relaxed);
-}
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which implements
-// `GlobalAlloc` correctly; the counters are only updated after the call and never affect
-// the pointers returned.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which is System's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was returned by this allocator, i.e. by System, with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` was returned by System with `layout`; the caller upholds the rest.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                shrank(layout.size() - new_size);
-            }
-        }
-        p
-    }
-}
+use counting_alloc::{Counting, memory_baseline, memory_peak_since};
 
 #[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
-
-/// Starts a memory measurement: resets the peak to the current level and returns it.
-fn memory_baseline() -> usize {
-    let now = CURRENT.load(Relaxed);
-    PEAK.store(now, Relaxed);
-    now
-}
-
-/// Peak bytes allocated since `memory_baseline` returned `base`.
-fn memory_peak_since(base: usize) -> usize {
-    PEAK.load(Relaxed).saturating_sub(base)
-}
+static ALLOC: Counting = Counting;
 
 /// Pins glibc's mmap threshold at its default (128 KiB), which also turns off glibc's
 /// dynamic threshold. Without this, freeing one structure's large vectors raises the threshold

@@ -2,44 +2,16 @@
 //! counted by a global allocator, after a warm-up; and none per poll of a running task, nor
 //! per wake on the loop's thread. (One test in this file: the counter is process-wide.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
 use gyre::protocols::Echo;
 
-/// Counts allocations (and reallocations) while `COUNTING` is set; everything else is `System`.
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` with the same arguments; counting has no effect
-// on the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller upholds `alloc`'s contract, which `System.alloc` shares.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (all allocations go there).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::{Counting, start_counting, stop_counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -96,14 +68,12 @@ fn task_polls_allocate_nothing(reactor: &mut Reactor) {
     for _ in 0..1_000 {
         reactor.iterate(Duration::ZERO).unwrap(); // warm-up: the ready queue grows to its size
     }
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    start_counting();
     for _ in 0..100_000 {
         reactor.iterate(Duration::ZERO).unwrap();
     }
-    COUNTING.store(false, Ordering::SeqCst);
     assert_eq!(
-        ALLOCATIONS.load(Ordering::SeqCst),
+        stop_counting(),
         0,
         "allocations while polling a task 100,000 times"
     );
@@ -124,10 +94,9 @@ fn nothing_allocates_per_datagram_nor_per_poll_of_a_running_task() {
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_nonblocking(true).unwrap();
     pump(&mut reactor, &client, to, 10_000); // warm-up: buffers and queues reach their size
-    COUNTING.store(true, Ordering::SeqCst);
+    start_counting();
     pump(&mut reactor, &client, to, 100_000);
-    COUNTING.store(false, Ordering::SeqCst);
-    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    let allocations = stop_counting();
     assert_eq!(port.stats().unwrap().datagrams_in, 110_000);
     assert_eq!(
         allocations, 0,

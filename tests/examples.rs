@@ -2,12 +2,12 @@
 
 mod common;
 
-use common::{example, run_bounded, start_logging_example};
+use common::{example, run_bounded, start_logging_example, wait_bounded};
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn timers_example_prints_its_story_in_order() {
@@ -67,20 +67,6 @@ fn timers_example_rejects_bad_flags() {
 /// Starts `echo_server` and returns it, its port, and its collected stderr.
 fn start_server(args: &[&str]) -> (Child, u16, std::thread::JoinHandle<String>) {
     start_logging_example("echo_server", args)
-}
-
-fn wait_bounded(child: &mut Child, cap: Duration) -> std::process::ExitStatus {
-    let give_up = Instant::now() + cap;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > give_up {
-            let _ = child.kill();
-            panic!("still running after {cap:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn client() -> UdpSocket {

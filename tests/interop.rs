@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{example, reactor, run_until};
 use gyre::prelude::*;
@@ -127,14 +127,7 @@ impl Script {
 
     /// Waits (bounded) for the script to end; returns its exit code and remaining stdout.
     fn finish(mut self, cap: Duration) -> (Option<i32>, String) {
-        let give_up = Instant::now() + cap;
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > give_up {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        common::wait_or_kill(&mut self.child, cap);
         let mut rest = String::new();
         self.out.read_to_string(&mut rest).unwrap();
         let code = self.child.wait().unwrap().code();
@@ -164,11 +157,7 @@ fn stop(mut child: Child) -> String {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let give_up = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
+    common::wait_or_kill(&mut child, Duration::from_secs(10));
     let mut out = String::new();
     child
         .stdout

@@ -140,21 +140,39 @@ pub fn example(name: &str) -> Command {
     Command::new(path)
 }
 
-/// Runs a command, killing it if it is still running after `cap`.
+/// Waits for `child` to end, at most `cap`: its status, or `None` after killing it. The one
+/// bounded wait every test that runs a process uses.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    cap: Duration,
+) -> Option<std::process::ExitStatus> {
+    let give_up = Instant::now() + cap;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child") {
+            return Some(status);
+        }
+        if Instant::now() > give_up {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// [`wait_or_kill`], failing the test when the child is still running after `cap`.
+pub fn wait_bounded(child: &mut std::process::Child, cap: Duration) -> std::process::ExitStatus {
+    wait_or_kill(child, cap).unwrap_or_else(|| panic!("still running after {cap:?}"))
+}
+
+/// Runs a command, killing it (and failing the test) if it is still running after `cap`.
 pub fn run_bounded(mut command: Command, cap: Duration) -> Output {
     let mut child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn the example");
-    let give_up = Instant::now() + cap;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > give_up {
-            let _ = child.kill();
-            panic!("the example was still running after {cap:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_bounded(&mut child, cap);
     child.wait_with_output().expect("collect output")
 }
 

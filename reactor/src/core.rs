@@ -260,6 +260,30 @@ impl Core {
         }
     }
 
+    /// Tells a port's protocol about the errors its port met: each ICMP refusal
+    /// (`connection_refused`), then each ICMP error (`icmp_error`). Rare: kept out of the
+    /// loop's turn.
+    #[cold]
+    pub(crate) fn deliver_port_errors(&mut self, id: PortId) {
+        if id.is_unix() {
+            return self.deliver_unix_refusals(id);
+        }
+        let Some(mut entry) = self.ports.lend(id) else {
+            return;
+        };
+        for _ in 0..entry.port.shared().take_refusals() {
+            let _ = dispatch::call(&mut entry, self, "connection_refused", |p, cx| {
+                p.connection_refused(cx)
+            });
+        }
+        while let Some(error) = entry.port.shared().next_icmp() {
+            let _ = dispatch::call(&mut entry, self, "icmp_error", |p, cx| {
+                p.icmp_error(cx, &error)
+            });
+        }
+        self.ports.put_back(entry);
+    }
+
     /// Gives the port its `stop_protocol` (if `notify`), closes its socket, and fires its
     /// `stop_listening` Deferred.
     pub(crate) fn close_port(&mut self, id: PortId, notify: bool) {

@@ -72,10 +72,16 @@ impl PortState {
         }
     }
 
-    /// Notes a refusal for the loop's refusal step to pass to `connection_refused`.
+    /// Notes a refusal for the loop's error step to pass to `connection_refused`.
     pub fn note_refusal(&self) {
         self.refusals.set(self.refusals.get() + 1);
-        self.outbox.note_refused(self.id);
+        self.note_reports();
+    }
+
+    /// Tells the loop this port has errors to report (refusals, ICMP errors): its error step
+    /// takes them.
+    pub fn note_reports(&self) {
+        self.outbox.note_reports(self.id);
     }
 
     /// Takes the refusals waiting for `connection_refused`, counting them in `refused`.

@@ -52,7 +52,7 @@ impl Filed for Entry {
 
     #[inline]
     fn handle_id(handle: &Transport) -> PortId {
-        handle.shared().id
+        handle.shared().id()
     }
 
     fn handle_stats(handle: &Transport) -> PortStats {

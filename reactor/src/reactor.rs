@@ -308,26 +308,8 @@ impl Reactor {
     /// Tells protocols about the errors their ports met: ICMP refusals on connected ports
     /// (`connection_refused`), ICMP errors on ports that report them (`icmp_error`).
     fn deliver_errors(&mut self) {
-        for id in self.core.outbox.take_refused() {
-            if id.is_unix() {
-                self.core.deliver_unix_refusals(id);
-                continue;
-            }
-            let Some(mut entry) = self.core.ports.lend(id) else {
-                continue;
-            };
-            for _ in 0..entry.port.shared().take_refusals() {
-                let _ =
-                    dispatch::call(&mut entry, &mut self.core, "connection_refused", |p, cx| {
-                        p.connection_refused(cx)
-                    });
-            }
-            while let Some(error) = entry.port.shared().next_icmp() {
-                let _ = dispatch::call(&mut entry, &mut self.core, "icmp_error", |p, cx| {
-                    p.icmp_error(cx, &error)
-                });
-            }
-            self.core.ports.put_back(entry);
+        for id in self.core.outbox.take_reporting() {
+            self.core.deliver_port_errors(id);
         }
     }
 

@@ -225,7 +225,7 @@ impl Core {
         let wire = MemoryWire {
             wire,
             outbox: self.outbox.clone(),
-            id: transport.shared().id,
+            id: transport.shared().id(),
         };
         Ok((transport, wire))
     }

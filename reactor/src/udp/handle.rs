@@ -78,7 +78,7 @@ impl<P: DatagramProtocol> ProtocolHandle<P> {
         reactor: &mut Core,
         f: impl FnOnce(&mut P) -> R,
     ) -> Result<R, ProtocolError> {
-        let id = self.transport.shared().id;
+        let id = self.transport.shared().id();
         let entry = reactor.ports.here_mut(id).map_err(|lent| match lent {
             true => ProtocolError::InCallback,
             false => ProtocolError::Closed,

@@ -5,8 +5,8 @@
 //!
 //! * writes made while the loop runs a turn (they leave with the turn's other writes, in the
 //!   order they were made: the lent transport absorbs this queue before it queues);
-//! * ports asked to stop, ports whose writes met an ICMP refusal, in-memory ports that were
-//!   handed a datagram: the loop's lifecycle, refusal and read steps take them.
+//! * ports asked to stop, ports with errors to report (ICMP refusals, ICMP errors), in-memory
+//!   ports that were handed a datagram: the loop's lifecycle, error and read steps take them.
 //!
 //! The outbox holds no socket: keeping a transport (and so the outbox) alive never keeps a
 //! port open. None of its `RefCell`s is borrowed on the path that echoes a datagram.
@@ -22,8 +22,9 @@ use super::send_queue::SendQueue;
 pub(crate) struct PortWork {
     /// Ports whose `stop_listening` was called.
     pub stopping: Vec<PortId>,
-    /// Connected ports with an ICMP refusal waiting for `connection_refused`.
-    pub refused: Vec<PortId>,
+    /// Ports with errors to report: refusals waiting for `connection_refused`, ICMP errors
+    /// waiting for `icmp_error`.
+    pub reporting: Vec<PortId>,
     /// In-memory ports handed datagrams by a test: read them.
     pub readable: Vec<PortId>,
 }
@@ -114,8 +115,8 @@ impl Outbox {
         self.has_work.set(true);
     }
 
-    pub fn note_refused(&self, id: PortId) {
-        self.work.borrow_mut().refused.push(id);
+    pub fn note_reports(&self, id: PortId) {
+        self.work.borrow_mut().reporting.push(id);
         self.has_work.set(true);
     }
 
@@ -135,9 +136,9 @@ impl Outbox {
         self.take(|w| &mut w.stopping)
     }
 
-    /// Takes the ports with refusals waiting.
-    pub fn take_refused(&self) -> Vec<PortId> {
-        self.take(|w| &mut w.refused)
+    /// Takes the ports with errors to report.
+    pub fn take_reporting(&self) -> Vec<PortId> {
+        self.take(|w| &mut w.reporting)
     }
 
     /// Appends the in-memory ports with datagrams waiting to `into`.
@@ -161,6 +162,6 @@ impl Outbox {
     fn update(&self) {
         let w = self.work.borrow();
         self.has_work
-            .set(!(w.stopping.is_empty() && w.refused.is_empty() && w.readable.is_empty()));
+            .set(!(w.stopping.is_empty() && w.reporting.is_empty() && w.readable.is_empty()));
     }
 }

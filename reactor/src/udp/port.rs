@@ -47,15 +47,13 @@ const MAX_PAYLOAD_V6: usize = 65_527;
 
 /// The part of a port its transports share: everything but the socket itself.
 pub(crate) struct PortShared {
-    pub id: PortId,
-    /// Listening, stopping or closed; the stop Deferred; refusals waiting.
+    /// Its id and the outbox, listening, stopping or closed, the stop Deferred, refusals.
     pub state: PortState,
     /// The protocol's log prefix (`"Echo"`), for logs and `str(port)`.
     pub prefix: Box<str>,
     pub local: SocketAddr,
     pub dual_stack: bool,
     pub max_packet: usize,
-    pub outbox: Rc<Outbox>,
     pub counters: PortCounters,
     socket: Weak<PortSocket>,
     peer: Cell<Option<SocketAddr>>,
@@ -79,6 +77,17 @@ const ICMP_PENDING_MAX: usize = 1024;
 const SEND_RETRIES: u8 = 4;
 
 impl PortShared {
+    #[inline]
+    pub fn id(&self) -> PortId {
+        self.state.id
+    }
+
+    /// The reactor's outbox, through which writes and port work reach the loop.
+    #[inline]
+    pub fn outbox(&self) -> &Outbox {
+        &self.state.outbox
+    }
+
     /// How gyre's logs name the port: `Echo (UDP 127.0.0.1:9999)`.
     pub fn name(&self) -> impl std::fmt::Display + '_ {
         PortName(self)
@@ -213,7 +222,7 @@ impl PortShared {
             return;
         }
         if pending.is_empty() {
-            self.outbox.note_refused(self.id); // the loop's report step takes it
+            self.state.note_reports(); // the loop's error step takes it
         }
         pending.push_back(error);
     }
@@ -391,13 +400,11 @@ impl Port {
         let gso = new.socket.gso_supported();
         let socket = Rc::new(new.socket);
         let shared = PortShared {
-            id,
-            state: PortState::new(id, outbox.clone()),
+            state: PortState::new(id, outbox),
             prefix: prefix.into_boxed_str(),
             local: new.local,
             dual_stack: new.dual_stack,
             max_packet: new.max_packet,
-            outbox,
             counters: PortCounters::default(),
             socket: Rc::downgrade(&socket),
             peer: Cell::new(None),
@@ -431,7 +438,7 @@ impl Port {
     }
 
     pub fn id(&self) -> PortId {
-        self.shared().id
+        self.shared().id()
     }
 
     /// One batched receive; the batch's datagrams are counted here, once per batch.

@@ -131,43 +131,11 @@ impl SendQueue {
         true
     }
 
-    /// Queues `data` like [`push`](Self::push), to leave from `source` (a local address and
-    /// the interface it belongs to), in a run of its own.
-    pub fn push_from(
-        &mut self,
-        port: PortId,
-        to: Option<SocketAddr>,
-        data: &[u8],
-        received: &Range<usize>,
-        source: (IpAddr, u32),
-    ) -> bool {
-        let queued = self.push(port, to, data, received);
-        if queued {
-            self.source_last(port, to, source);
-        }
-        queued
-    }
-
-    /// Queues one datagram made of `parts` like [`push_parts`](Self::push_parts), to leave
-    /// from `source`.
-    pub fn push_parts_from(
-        &mut self,
-        port: PortId,
-        to: Option<SocketAddr>,
-        parts: &[&[u8]],
-        len: usize,
-        source: (IpAddr, u32),
-    ) -> bool {
-        let queued = self.push_parts(port, to, parts, len);
-        if queued {
-            self.source_last(port, to, source);
-        }
-        queued
-    }
-
-    /// Gives the datagram queued last a run of its own, sent from `source`. Past the number
-    /// of sources a queue can name (65,535 a flush), it leaves from the socket's own address.
-    fn source_last(&mut self, port: PortId, to: Option<SocketAddr>, source: (IpAddr, u32)) {
+    /// Gives the datagram queued last (by [`push`](Self::push) or
+    /// [`push_parts`](Self::push_parts)) a run of its own, to leave from `source`: a local
+    /// address and the interface it belongs to. Past the number of sources a queue can name
+    /// (65,535 a flush), it leaves from the socket's own address.
+    pub fn source_last(&mut self, port: PortId, to: Option<SocketAddr>, source: (IpAddr, u32)) {
         if self.sources.len() >= usize::from(u16::MAX) {
             return;
         }
@@ -479,9 +447,11 @@ mod tests {
         let mut q = SendQueue::default();
         let here = ("127.0.0.2".parse().unwrap(), 1);
         q.push(PORT, to(), &[0u8; 10], &(0..0));
-        q.push_from(PORT, to(), &[0u8; 10], &(0..0), here); // would have joined the first
+        q.push(PORT, to(), &[0u8; 10], &(0..0)); // would have joined the first...
+        q.source_last(PORT, to(), here); // ...but leaves from `here`
         q.push(PORT, to(), &[0u8; 10], &(0..0));
-        q.push_from(PORT, to(), &[0u8; 20], &(0..0), here);
+        q.push_parts(PORT, to(), &[&[0u8; 12], &[0u8; 8]], 20);
+        q.source_last(PORT, to(), here);
         assert_eq!(runs(&q), [(10, 1), (10, 1), (10, 1), (20, 1)]);
         let view = Runs {
             runs: &q.runs,

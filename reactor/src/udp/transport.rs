@@ -43,7 +43,7 @@ use crate::sys::{self, RecvBatch};
 /// ```
 /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
 /// use gyre::udp::ListenOptions;
-/// use std::net::{IpAddr, SocketAddr};
+/// use std::net::SocketAddr;
 ///
 /// struct Quiet;
 /// impl DatagramProtocol for Quiet {
@@ -98,7 +98,7 @@ impl Transport {
     /// ```
     /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
     /// use gyre::udp::ListenOptions;
-    /// use std::net::{IpAddr, SocketAddr};
+    /// use std::net::SocketAddr;
     ///
     /// struct Quiet;
     /// impl DatagramProtocol for Quiet {
@@ -134,10 +134,10 @@ impl Transport {
         let shared = &*self.shared;
         let len = total_len(parts);
         shared.check_size(len, to)?;
-        if !shared.outbox.in_turn() {
+        if !shared.outbox().in_turn() {
             return shared.send_now(parts, len, to);
         }
-        if !shared.outbox.queue_write(shared.id, to, parts, len) {
+        if !shared.outbox().queue_write(shared.id(), to, parts, len) {
             shared.counters.send_drops.add(1); // the send queue is full
         }
         Ok(())
@@ -242,7 +242,7 @@ impl Transport {
     /// ```
     /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
     /// use gyre::udp::ListenOptions;
-    /// use std::net::{IpAddr, SocketAddr};
+    /// use std::net::SocketAddr;
     ///
     /// struct Quiet;
     /// impl DatagramProtocol for Quiet {
@@ -289,7 +289,7 @@ impl Transport {
 /// ```
 /// use gyre::{Context, DatagramProtocol, Outcome, Reactor};
 /// use gyre::udp::ListenOptions;
-/// use std::net::{IpAddr, SocketAddr};
+/// use std::net::SocketAddr;
 ///
 /// struct Echo;
 /// impl DatagramProtocol for Echo {
@@ -384,8 +384,8 @@ impl<'a> TransportMut<'a> {
     fn write_to_addr(&mut self, data: &[u8], to: SocketAddr) -> Result<(), WriteError> {
         let shared = self.port.shared();
         if let Some(queue) = self.queue.as_deref_mut() {
-            if shared.plain_destination(&to, data.len()) && !shared.outbox.has_writes() {
-                if !queue.push(shared.id, Some(to), data, &self.received) {
+            if shared.plain_destination(&to, data.len()) && !shared.outbox().has_writes() {
+                if !queue.push(shared.id(), Some(to), data, &self.received) {
                     shared.counters.send_drops.add(1); // the send queue is full
                 }
                 return Ok(());
@@ -433,22 +433,20 @@ impl<'a> TransportMut<'a> {
         };
         let len = total_len(parts);
         shared.check_size(len, to)?;
-        if !shared.outbox.in_turn() {
+        if !shared.outbox().in_turn() {
             return shared.send_now(parts, len, to);
         }
-        shared.outbox.absorb_into(queue); // earlier writes through kept transports first
-        let source = match shared.reply_from {
-            true => reply_source(self.recv, self.current, to),
-            false => None,
-        };
-        let queued = match (parts, source) {
-            ([data], None) => queue.push(shared.id, to, data, &self.received),
-            ([data], Some(from)) => queue.push_from(shared.id, to, data, &self.received, from),
-            (_, None) => queue.push_parts(shared.id, to, parts, len),
-            (_, Some(from)) => queue.push_parts_from(shared.id, to, parts, len, from),
+        shared.outbox().absorb_into(queue); // earlier writes through kept transports first
+        let queued = match parts {
+            [data] => queue.push(shared.id(), to, data, &self.received),
+            _ => queue.push_parts(shared.id(), to, parts, len),
         };
         if !queued {
             shared.counters.send_drops.add(1); // the send queue is full
+        } else if shared.reply_from {
+            if let Some(from) = reply_source(self.recv, self.current, to) {
+                queue.source_last(shared.id(), to, from); // leaves from where the request came
+            }
         }
         Ok(())
     }

@@ -31,7 +31,7 @@ impl Filed for UnixEntry {
     }
 
     fn handle_id(handle: &UnixTransport) -> PortId {
-        handle.shared().id
+        handle.shared().id()
     }
 
     fn handle_stats(handle: &UnixTransport) -> PortStats {

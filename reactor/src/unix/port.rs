@@ -28,8 +28,7 @@ use crate::udp::port::{PortId, Received};
 
 /// What a UNIX port's transports share with it.
 pub(crate) struct UnixShared {
-    pub id: PortId,
-    /// Listening, stopping or closed; the stop Deferred; refusals waiting.
+    /// Its id and the outbox, listening, stopping or closed, the stop Deferred, refusals.
     pub state: PortState,
     /// The protocol's log prefix.
     pub prefix: Box<str>,
@@ -41,6 +40,10 @@ pub(crate) struct UnixShared {
 }
 
 impl UnixShared {
+    pub fn id(&self) -> PortId {
+        self.state.id
+    }
+
     #[inline]
     pub fn is_listening(&self) -> bool {
         self.state.is_listening()
@@ -169,7 +172,6 @@ impl UnixPort {
         });
         let socket = Rc::new(new.socket);
         let shared = UnixShared {
-            id,
             state: PortState::new(id, outbox),
             prefix: prefix.into_boxed_str(),
             local: new.local,
@@ -195,7 +197,7 @@ impl UnixPort {
     }
 
     pub fn id(&self) -> PortId {
-        self.shared().id
+        self.shared().id()
     }
 
     /// Registers the socket with the poll for readable events.

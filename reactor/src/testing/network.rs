@@ -199,7 +199,9 @@ struct InFlight {
     from: SocketAddr,
     to: SocketAddr,
     data: Vec<u8>,
-    refusal: bool,
+    /// The trace line of the datagram this carries (to mark it unreachable); `None` for an
+    /// ICMP refusal going back to a sender.
+    event: Option<usize>,
 }
 
 struct State {
@@ -405,9 +407,10 @@ impl State {
             self.stats.refused += 1;
             self.record(from, to, len, Fate::Refused);
             let due = self.now + self.delay(&link);
-            self.schedule(due, to, from, Vec::new(), true);
+            self.schedule(due, to, from, Vec::new(), None);
             return;
         }
+        let event = Some(self.trace.len()); // the line `record` is about to write
         if !data.is_empty() && self.happens(link.truncate) {
             let keep = (self.draw() * len as f64) as usize;
             data.truncate(keep);
@@ -418,10 +421,10 @@ impl State {
             self.stats.duplicated += 1;
             fate = Fate::Duplicated;
             let due = self.now + self.delay(&link);
-            self.schedule(due, from, to, data.clone(), false);
+            self.schedule(due, from, to, data.clone(), event);
         }
         let due = self.now + self.delay(&link);
-        self.schedule(due, from, to, data, false);
+        self.schedule(due, from, to, data, event);
         self.record(from, to, len, fate);
     }
 
@@ -431,7 +434,7 @@ impl State {
         from: SocketAddr,
         to: SocketAddr,
         data: Vec<u8>,
-        refusal: bool,
+        event: Option<usize>,
     ) {
         self.seq += 1;
         let seq = self.seq;
@@ -441,7 +444,7 @@ impl State {
             from,
             to,
             data,
-            refusal,
+            event,
         }));
     }
 
@@ -466,27 +469,20 @@ impl State {
             Some((wire, outbox, e.id))
         });
         let Some((wire, outbox, id)) = target else {
-            if !d.refusal {
+            if let Some(event) = d.event {
                 self.stats.unreachable += 1;
-                if let Some(last) = self
-                    .trace
-                    .iter_mut()
-                    .rev()
-                    .find(|t| t.from == d.from && t.to == d.to)
-                {
-                    last.fate = Fate::Unreachable;
-                }
+                self.trace[event].fate = Fate::Unreachable;
                 let link = self.link(d.from.ip(), d.to.ip());
                 let due = self.now + self.delay(&link);
-                self.schedule(due, d.to, d.from, Vec::new(), true);
+                self.schedule(due, d.to, d.from, Vec::new(), None);
             }
             return;
         };
-        let arrival = match d.refusal {
-            true => Arrival::Refused,
-            false => Arrival::Datagram(d.data, d.from),
+        let arrival = match d.event {
+            None => Arrival::Refused,
+            Some(_) => Arrival::Datagram(d.data, d.from),
         };
-        if !d.refusal {
+        if d.event.is_some() {
             self.stats.delivered += 1;
         }
         wire.inbound.borrow_mut().push_back(arrival);

@@ -236,11 +236,10 @@ pub(crate) fn call(
     f: impl FnOnce(&mut dyn DatagramProtocol, &mut Context<'_>) -> Outcome,
 ) -> Result<(), Failure> {
     let Entry { port, protocol } = entry;
-    let result = guard::catch(|| f(protocol.as_mut(), &mut Context::new(core, port, None, None)));
-    let failure = match result {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(failure)) => failure,
-        Err(message) => Failure::new(PanicError { message }),
+    let outcome =
+        guard::catch_outcome(|| f(protocol.as_mut(), &mut Context::new(core, port, None, None)));
+    let Err(failure) = outcome else {
+        return Ok(());
     };
     report(core, &entry.port, what, &failure);
     Err(failure)

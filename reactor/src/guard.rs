@@ -12,6 +12,17 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|panic| panic_message(panic.as_ref()))
 }
 
+/// Runs a callback that returns an [`Outcome`](crate::Outcome): its failure, or a panic as a
+/// failure carrying a [`PanicError`](crate::error::PanicError).
+pub(crate) fn catch_outcome(f: impl FnOnce() -> crate::Outcome) -> crate::Outcome {
+    match catch(f) {
+        Ok(outcome) => outcome,
+        Err(message) => Err(crate::defer::Failure::new(crate::error::PanicError {
+            message,
+        })),
+    }
+}
+
 /// Drops `value` where a panicking `Drop` is caught and logged (`what` names it); returns
 /// whether it panicked.
 pub(crate) fn drop_guarded<T>(value: T, what: &str) -> bool {

@@ -7,7 +7,6 @@ use super::{UnixContext, UnixDatagramProtocol, UnixTransport};
 use crate::core::Core;
 use crate::defer::Failure;
 use crate::dispatch::Drain;
-use crate::error::PanicError;
 use crate::guard;
 use crate::ports::{Filed, UNIX_TAG};
 use crate::protocol::Outcome;
@@ -106,19 +105,12 @@ pub(crate) fn call(
 ) -> Result<(), Failure> {
     let UnixEntry { port, protocol } = entry;
     let transport = port.transport();
-    let result = guard::catch(|| {
-        f(
-            protocol.as_mut(),
-            &mut UnixContext {
-                core: &mut *core,
-                transport,
-            },
-        )
+    let outcome = guard::catch_outcome(|| {
+        let core = &mut *core;
+        f(protocol.as_mut(), &mut UnixContext { core, transport })
     });
-    let failure = match result {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(failure)) => failure,
-        Err(message) => Failure::new(PanicError { message }),
+    let Err(failure) = outcome else {
+        return Ok(());
     };
     core.counters.callback_failures += 1;
     crate::failures::report_failure!(target: "gyre::unix", "{}: {what} failed: {failure:#}", port.shared().name());

@@ -104,8 +104,8 @@ impl PortState {
     }
 }
 
-/// What a port does after a receive failed with `error` (logged on `target`) (`WouldBlock` excepted): `None` to
-/// read again, or how the read ends. `refusal` says whether the error reports a peer that is
+/// What a port does after a receive failed with `error` (any error but `WouldBlock`; logged
+/// on `target`): `None` to read again, or how the read ends. `refusal` says whether the error reports a peer that is
 /// not there (each kind of socket words it its own way): on a connected port that is counted
 /// and ends the read as `Refused`, on an unconnected one there is no one to tell and it is
 /// skipped (Twisted ignores it too). `EINTR` retries. Anything else is logged and counted in

@@ -192,8 +192,7 @@ impl DnsClient {
             return None;
         }
         let hosts = self.hosts.as_ref()?;
-        let mut qname = Name::from_str_relaxed(name).ok()?;
-        qname.set_fqdn(true);
+        let qname = absolute_name(name).ok()?;
         let records = hosts.lookup(&qname, rtype).filter(|r| !r.is_empty())?;
         let mut message = Message::response(0, OpCode::Query);
         message.add_query(Query::query(qname, rtype));
@@ -243,10 +242,7 @@ impl DnsClient {
                 "no server or no attempt to make".into(),
             ));
         }
-        let mut qname = Name::from_str_relaxed(name)
-            .map_err(|e| DnsError::InvalidQuery(format!("{name:?}: {e}")))?;
-        qname.set_fqdn(true);
-        let question = Query::query(qname, rtype);
+        let question = Query::query(absolute_name(name)?, rtype);
         let mut message = Message::query();
         message.metadata.recursion_desired = true;
         message.add_query(question.clone());
@@ -301,6 +297,14 @@ impl Resolver for DnsClient {
     fn resolve(&self, name: &str, reactor: &mut Core) -> Deferred<Vec<IpAddr>> {
         self.lookup_ip(reactor, name)
     }
+}
+
+/// `name` as a domain name, absolute (`example.test` is `example.test.`).
+fn absolute_name(name: &str) -> Result<Name, DnsError> {
+    let mut absolute = Name::from_str_relaxed(name)
+        .map_err(|e| DnsError::InvalidQuery(format!("{name:?}: {e}")))?;
+    absolute.set_fqdn(true);
+    Ok(absolute)
 }
 
 /// The IPv4 then IPv6 addresses in an answer.

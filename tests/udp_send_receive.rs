@@ -238,6 +238,42 @@ fn writes_leave_in_the_order_made_whichever_way_they_took() {
     assert_eq!(reactor.ports().len(), 4);
 }
 
+/// The same, one datagram a turn: the first reply to a lone datagram leaves at once (no
+/// queue around it), and the writes after it, kept or lent, still leave after it in order.
+#[test]
+fn writes_to_a_lone_datagram_leave_in_the_order_made() {
+    let mut reactor = reactor();
+    let opened = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let server = reactor
+        .listen_udp_with(
+            loopback(),
+            Interleaves {
+                kept: None,
+                opened: opened.clone(),
+            },
+        )
+        .unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    let to = server.get_host().unwrap();
+    let mut got = Vec::new();
+    for round in 0..3u8 {
+        client.send_to(&[round], to).unwrap();
+        run_until(&mut reactor, CAP, || {
+            let mut buf = [0u8; 8];
+            while let Ok(n) = client.recv(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            got.len() == 6 * (usize::from(round) + 1)
+        });
+    }
+    let expected: Vec<Vec<u8>> = (0..3u8)
+        .flat_map(|round| (0..6u8).map(move |i| vec![round, i]))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(server.stats().unwrap().datagrams_out, 18);
+}
+
 /// Replies to each datagram with `re: ` and the datagram, in two parts.
 struct SequenceReply;
 

@@ -144,6 +144,7 @@ fn deliver_batch(
     limit: usize,
     next: &mut usize,
 ) -> bool {
+    cx.transport.lone = n == 1;
     while *next < n {
         let i = *next;
         *next += 1;

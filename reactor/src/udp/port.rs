@@ -16,7 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::{Rc, Weak};
 
 use super::address::fit_family;
@@ -729,10 +729,25 @@ impl Port {
     /// counted, or noted as a refusal) when the kernel refuses it.
     fn send_one(&mut self, runs: &Runs<'_>, at: Cursor) -> Result<(), ()> {
         let run = &runs.runs()[at.run];
-        let data = runs.data(run, at.k);
+        self.send_datagram(runs.data(run, at.k), run.to(), runs.source(run))
+    }
+
+    /// Sends a reply written while the send queue is empty, from a batch of one datagram
+    /// (see `TransportMut::lone`): one system call, as if queued and flushed at once, so a
+    /// failure is counted (or noted as a refusal) as a queued datagram's would be.
+    pub fn send_lone(&mut self, data: &[u8], to: SocketAddr) {
+        let _ = self.send_datagram(data, Some(to), None);
+    }
+
+    fn send_datagram(
+        &mut self,
+        data: &[u8],
+        to: Option<SocketAddr>,
+        source: Option<(IpAddr, u32)>,
+    ) -> Result<(), ()> {
         let mut retried = 0;
         loop {
-            let sent = match (run.to(), runs.source(run)) {
+            let sent = match (to, source) {
                 (Some(to), Some(from)) => self.socket.send_from(data, to, from),
                 (Some(to), None) => self.socket.send_to(data, to),
                 (None, _) => self.socket.send(data),

@@ -251,6 +251,12 @@ impl SendQueue {
         }
     }
 
+    /// Whether nothing is queued.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
     /// Whether nothing is queued and no storage is to be given back.
     #[inline]
     pub fn is_idle(&self) -> bool {

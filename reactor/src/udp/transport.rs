@@ -340,6 +340,10 @@ pub struct TransportMut<'a> {
     /// what [`received_at`](TransportMut::received_at) reads.
     recv: Option<&'a RecvBatch>,
     pub(crate) current: usize,
+    /// Whether the batch being delivered is a single datagram: the port is drained, so a
+    /// reply written while the send queue is empty can leave at once, with no queue or
+    /// batch around it (what a ping-pong exchange does every turn).
+    pub(crate) lone: bool,
 }
 
 impl<'a> TransportMut<'a> {
@@ -354,6 +358,7 @@ impl<'a> TransportMut<'a> {
             received: recv.map_or(0..0, RecvBatch::area),
             recv,
             current: 0,
+            lone: false,
         }
     }
 
@@ -385,6 +390,10 @@ impl<'a> TransportMut<'a> {
         let shared = self.port.shared();
         if let Some(queue) = self.queue.as_deref_mut() {
             if shared.plain_destination(&to, data.len()) && !shared.outbox().has_writes() {
+                if self.lone && queue.is_empty() {
+                    self.port.send_lone(data, to); // nothing queued before it: same order
+                    return Ok(());
+                }
                 if !queue.push(shared.id(), Some(to), data, &self.received) {
                     shared.counters.send_drops.add(1); // the send queue is full
                 }

@@ -13,8 +13,17 @@ pub use gyre_reactor::{
     activation, defer, error, task, testing, time, udp, unix,
 };
 
-/// The names most programs use, in one import.
 pub mod prelude {
+    //! The names most programs use, in one import: `use gyre::prelude::*;`.
+    //!
+    //! The engine's prelude (the reactor and its handles, the protocol trait and its `Context`,
+    //! `ListenOptions`, `Transport`, timers and `LoopingCall`, `Deferred` and `Failure`, `react`,
+    //! and the errors programs match; its documentation says what is left out and why), plus the
+    //! two protocol helpers the examples keep importing: [`Inbox`], whose `recv().await` gives a
+    //! port's next datagram to async code (Twisted's `DeferredQueue` fed by `datagramReceived`),
+    //! and [`bytes_repr`], which prints a datagram as Python prints `bytes`.
+
+    pub use gyre_protocols::{Inbox, bytes_repr};
     pub use gyre_reactor::prelude::*;
 }
 

@@ -123,10 +123,43 @@ pub use remote::{RemoteHandle, ThreadReply};
 pub use resolve::{Resolver, SystemResolver};
 pub use stats::{PortStats, ReactorStats};
 
-/// The names most programs use, in one import.
 pub mod prelude {
-    pub use crate::defer::{Deferred, DeferredList, Failure, IntoStep, Step, gather_results, race};
+    //! The names most programs use, in one import: `use gyre::prelude::*;`.
+    //!
+    //! What nearly every program built on the reactor names, and nothing else:
+    //!
+    //! * the reactor, lent and kept: [`Reactor`], [`Core`] (what callbacks are lent), [`Handle`]
+    //!   (kept on the loop's thread), [`RemoteHandle`] (other threads), [`ReactorState`] (for
+    //!   programs that drive the loop themselves);
+    //! * a protocol and its port: [`DatagramProtocol`], [`Context`], [`Outcome`],
+    //!   [`ListenOptions`], [`Transport`] (kept) and [`TransportMut`] (lent);
+    //! * time: [`Timers`], [`DelayedCall`], [`LoopingCall`], [`defer_later`], and the [`Clock`]
+    //!   trait with [`ManualClock`] for tests;
+    //! * Deferreds: [`Deferred`], [`Failure`], [`IntoStep`] and [`Step`] (what a callback returns),
+    //!   [`DeferredList`] with its [`ListOutcome`], [`gather_results`], [`race`];
+    //! * async code: [`react`], Twisted's `task.react`;
+    //! * the errors programs match: [`TimeoutError`], [`CancelledError`],
+    //!   [`ConnectionRefusedError`] and [`PortClosedError`], which fail Deferreds and are tested
+    //!   with [`Failure::check`]; [`ListenError`], [`WriteError`] and [`ReactorError`], returned by
+    //!   `listen_udp`, `write_to` and `run`/`stop`.
+    //!
+    //! Left out on purpose: names that read like std's (`sleep`, which `std::thread` has too),
+    //! names a program is likely to define itself (`Phase`, the protocols' `Echo`), and what only
+    //! some programs need (UNIX datagram ports, multicast interfaces, the rest of
+    //! [`defer`](crate::defer), [`time`](crate::time) and [`error`](crate::error)): import those by
+    //! path. The facade's `gyre::prelude` adds the protocols crate's `Inbox` and `bytes_repr`.
+
+    pub use crate::defer::{
+        Deferred, DeferredList, Failure, IntoStep, ListOutcome, Step, gather_results, race,
+    };
+    pub use crate::error::{
+        CancelledError, ConnectionRefusedError, ListenError, PortClosedError, ReactorError,
+        TimeoutError, WriteError,
+    };
+    pub use crate::task::react;
     pub use crate::time::{Clock, DelayedCall, LoopingCall, ManualClock, Timers, defer_later};
     pub use crate::udp::{ListenOptions, Transport, TransportMut};
-    pub use crate::{Context, Core, DatagramProtocol, Handle, Outcome, Reactor, RemoteHandle};
+    pub use crate::{
+        Context, Core, DatagramProtocol, Handle, Outcome, Reactor, ReactorState, RemoteHandle,
+    };
 }

@@ -33,7 +33,6 @@ use std::time::Duration;
 
 use gyre::prelude::*;
 use gyre::protocols::dns::{DnsClient, RecordType};
-use gyre::task::react;
 
 const ABOUT: &str = "Looks a name up over DNS (UDP) on gyre's reactor and prints the records.";
 const USAGE: &str = "dns_lookup NAME [--type A] [--server ADDRESS:PORT] [--timeout SECONDS]";

@@ -15,10 +15,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use gyre::error::{ConnectionRefusedError, TimeoutError};
 use gyre::prelude::*;
-use gyre::protocols::Inbox;
-use gyre::{task::react, time::sleep};
+use gyre::time::sleep;
 
 const ABOUT: &str = "Sends lines to an echo server and waits for each echo, with a timeout and retries (async/await).";
 const USAGE: &str = "echo_client_async [--host 127.0.0.1] [--port 9999] [--interface 127.0.0.1] \

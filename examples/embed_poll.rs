@@ -24,7 +24,6 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
-use gyre::ReactorState;
 use gyre::prelude::*;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 

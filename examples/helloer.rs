@@ -33,7 +33,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use gyre::prelude::*;
-use gyre::protocols::bytes_repr;
 
 const ABOUT: &str =
     "Connected UDP: says hello to a port and reports 'No one listening' on an ICMP refusal.";

@@ -29,7 +29,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use gyre::prelude::*;
-use gyre::protocols::bytes_repr;
 
 const ABOUT: &str =
     "The howto's multicast client: sends to a group and prints the server's answers.";

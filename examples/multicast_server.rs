@@ -36,7 +36,6 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use gyre::prelude::*;
-use gyre::protocols::bytes_repr;
 
 const ABOUT: &str = "The howto's multicast server: joins a group and answers each ping.";
 const USAGE: &str =

@@ -16,7 +16,6 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use gyre::error::TimeoutError;
 use gyre::prelude::*;
 
 const ABOUT: &str =

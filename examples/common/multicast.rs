@@ -2,8 +2,8 @@
 //! multicast on the interface that was asked for, with a TTL of 1.
 #![allow(dead_code)] // each example uses part of it
 
-use gyre::error::WriteError;
-use gyre::udp::{MulticastInterface, Transport};
+use gyre::prelude::*;
+use gyre::udp::MulticastInterface;
 
 /// `0.0.0.0` for an IPv4 group, `::` for an IPv6 one.
 pub fn bind_address(group: &str) -> &'static str {

@@ -9,6 +9,8 @@
 //! gyre ÷ dnsmasq (target ≥ 1.0x). Needs `dnsmasq` and `taskset`; says why and stops
 //! otherwise.
 //!
+//! The tables go to stdout and to `target/bench-results/dns.md` (see `results.rs`).
+//!
 //! ```text
 //! cargo bench -p gyre-benches --bench dns
 //! GYRE_BENCH_ROUNDS=5 cargo bench -p gyre-benches --bench dns
@@ -16,8 +18,6 @@
 
 #[path = "../tests/common/dnsmasq.rs"]
 mod dnsmasq;
-#[path = "common/util.rs"]
-mod util;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
 use gyre::protocols::dns::{Authority, DnsServer, Message, Name, Query, RecordType};
-use util::{median, pin_current_thread, range};
+use gyre_benches::results::Report;
+use gyre_benches::supervise::Supervised;
+use gyre_benches::util::{median, pin_current_thread, range};
 
 /// How long each round's generator runs.
 const RUN: Duration = Duration::from_secs(2);
@@ -35,13 +37,14 @@ const RUN: Duration = Duration::from_secs(2);
 const WINDOW: u16 = 64;
 
 fn main() {
+    let mut out = Report::new("dns");
     let rounds: usize = std::env::var("GYRE_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     if Command::new("dnsmasq").arg("--version").output().is_err() {
-        println!(
-            "dnsmasq is not installed: nothing to compare with (apt-get install dnsmasq-base)"
+        out.line(
+            "dnsmasq is not installed: nothing to compare with (apt-get install dnsmasq-base)",
         );
         return;
     }
@@ -54,15 +57,22 @@ fn main() {
         dnsmasq.push(d);
     }
     let (lo, hi) = range(&ratios);
-    println!("| server | rounds | queries answered per second (median) |");
-    println!("|---|---:|---:|");
-    println!("| dnsmasq | {rounds} | {:.0} |", median(&mut dnsmasq));
-    println!("| gyre `DnsServer` | {rounds} | {:.0} |", median(&mut gyre));
-    println!();
-    println!(
+    out.line("| server | rounds | queries answered per second (median) |");
+    out.line("|---|---:|---:|");
+    out.line(format!(
+        "| dnsmasq | {rounds} | {:.0} |",
+        median(&mut dnsmasq)
+    ));
+    out.line(format!(
+        "| gyre `DnsServer` | {rounds} | {:.0} |",
+        median(&mut gyre)
+    ));
+    out.line("");
+    out.line(format!(
         "gyre ÷ dnsmasq: {:.2}x ({lo:.2}–{hi:.2}), target ≥ 1.0x",
         median(&mut ratios)
-    );
+    ));
+    out.save().expect("write the results");
 }
 
 /// gyre's server on a reactor thread pinned to core 1.
@@ -99,19 +109,17 @@ fn round_dnsmasq() -> f64 {
         .unwrap()
         .port();
     let records = ["--host-record=host.test,192.0.2.8", "--cache-size=1000"];
-    let mut child = Command::new("taskset")
-        .args(["-c", "1", "dnsmasq"])
-        .args(dnsmasq::dnsmasq_args(port, &records))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dnsmasq");
+    let _dnsmasq = Supervised::spawn(
+        Command::new("taskset")
+            .args(["-c", "1", "dnsmasq"])
+            .args(dnsmasq::dnsmasq_args(port, &records))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("start dnsmasq"); // killed on drop
     let at = SocketAddr::from(([127, 0, 0, 1], port));
     wait_until_answering(at);
-    let qps = generate(at);
-    let _ = child.kill();
-    let _ = child.wait();
-    qps
+    generate(at)
 }
 
 /// Asks `at` once a few times until it answers (a process needs a moment to bind).

@@ -12,9 +12,7 @@
 //!
 //! `cargo bench -p gyre-benches --bench echo -- --quick` is the same as `GYRE_BENCH_QUICK=1`.
 //! `GYRE_BENCH_ROUNDS=N` sets the number of rounds, `GYRE_BENCH_SERVERS=gyre,tokio` runs a
-//! subset, and `GYRE_BENCH_OUT=DIR` picks where the report and the chart go (default: `docs/`
-//! for a full run, `target/echo-bench/` for a quick one, so a quick run never replaces the
-//! published numbers).
+//! subset.
 //!
 //! # The servers
 //!
@@ -43,7 +41,9 @@
 //! * **window**: 32 datagrams in flight, each with a sequence number; a datagram not back
 //!   within 200 ms counts as lost; the result is echoed datagrams per second;
 //! * the server's CPU time per echoed datagram during the window phase (`utime + stime` from
-//!   `/proc/PID/stat`), its RSS right after start-up (`VmRSS`) and its peak RSS (`VmHWM`).
+//!   `/proc/PID/stat`), its RSS right after start-up (`VmRSS`) and its peak RSS (`VmHWM`),
+//!   read with the `procfs` crate (`echo/counters.rs`); round-trip percentiles come from an
+//!   `hdrhistogram`.
 //!
 //! Rounds are interleaved (gyre, recvmmsg, recv_from, mio, tokio, gyre, …), each server run
 //! is a fresh process, and the report gives medians, min–max spreads, and ratios to the
@@ -54,13 +54,15 @@
 //! flight, then pingpong), and again idle for as long; the difference divided by the
 //! datagrams echoed is its user-space instructions per datagram (`echo/cachegrind.rs`).
 //!
-//! Results go to stdout, to `docs/performance-echo.md` (only between its `BEGIN echo-bench`
-//! / `END echo-bench` markers when the file exists) and to the chart
-//! `docs/echo-throughput.svg`.
+//! Results go to stdout and under `target/bench-results/` (`gyre_benches::results`):
+//! `echo.md` (the tables, headed by the command, revision and machine), the chart
+//! `echo-throughput.svg`, and `echo-cachegrind.md` for the instruction counts.
+//! `docs/performance-echo.md` and `docs/echo-throughput.svg` are curated by hand from them.
 //!
 //! Network safety: every datagram goes to 127.0.0.1; every load loop is bounded both in
 //! count and in time; every server has a lifetime bound, dies with the bench
-//! (`PR_SET_PDEATHSIG`), and is killed and reaped by a guard even on panic.
+//! (`PR_SET_PDEATHSIG`), and is killed and reaped by the tests' supervisor
+//! (`tests/common/supervise.rs`) even on panic.
 
 #[path = "echo/cachegrind.rs"]
 mod cachegrind;
@@ -68,18 +70,14 @@ mod cachegrind;
 mod chart;
 #[path = "echo/config.rs"]
 mod config;
-#[path = "echo/docfile.rs"]
-mod docfile;
+#[path = "echo/counters.rs"]
+mod counters;
 #[path = "echo/load.rs"]
 mod load;
 #[path = "echo/mmsg.rs"]
 mod mmsg;
 #[path = "echo/phase.rs"]
 mod phase;
-#[path = "echo/process.rs"]
-mod process;
-#[path = "echo/procfs.rs"]
-mod procfs;
 #[path = "echo/report.rs"]
 mod report;
 #[path = "echo/serve.rs"]
@@ -95,6 +93,8 @@ use std::error::Error;
 use std::process::ExitCode;
 
 use config::Config;
+use gyre_benches::results::{self, Report};
+use gyre_benches::util::try_pin_current_thread;
 use servers::Launcher;
 
 fn main() -> ExitCode {
@@ -111,30 +111,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// Builds gyre's server, then runs the suite and/or the instruction counts, then reports.
+/// Builds gyre's server, then runs the suite and/or the instruction counts, writing each
+/// report under `target/bench-results/`.
 fn run(config: Config) -> Result<(), Box<dyn Error>> {
     println!("{}", config.describe());
     let launcher = Launcher::prepare(&config)?;
-    // Before pinning, which would hide the other core.
-    let machine = procfs::Machine::read();
+    // The reports' stamp counts the cores: before pinning, which would hide the other one.
+    let mut suite_report = Report::new("echo");
+    let mut cachegrind_report = Report::new("echo");
     // Only now: the build above must not be confined to one core.
-    procfs::pin_current_thread(config.load_core)?;
-    let mut doc = docfile::Doc::new(&config, &machine);
+    if let Some(core) = config.load_core {
+        try_pin_current_thread(core)?;
+    }
     if config.suite {
         let runs = suite::run_all(&config, &launcher)?;
         let summary = report::Summary::new(&config, &runs);
-        println!("{}", summary.render());
-        let chart_path = config.out_dir(&launcher).join(chart::FILE_NAME);
-        chart::write(&chart_path, &summary)?;
-        println!("chart written to {}", chart_path.display());
-        doc.set_results(&summary);
+        let chart = chart::write(&results::dir().join(chart::FILE_NAME), &summary)?;
+        println!("chart written to {}", chart.display());
+        suite_report.line(config.describe());
+        suite_report.line(format!("\n![Echo throughput]({})\n", chart::FILE_NAME));
+        suite_report.line(summary.render());
+        suite_report.save()?;
     }
     if config.cachegrind {
-        let table = cachegrind::run(&config, &launcher)?;
-        println!("{table}");
-        doc.set_cachegrind(&table);
+        cachegrind_report.line(cachegrind::run(&config, &launcher)?);
+        cachegrind_report.save_as("echo-cachegrind.md")?;
     }
-    let doc_path = doc.write(&config.out_dir(&launcher))?;
-    println!("report written to {}", doc_path.display());
     Ok(())
 }

@@ -17,6 +17,8 @@
 //! `sendmsg` of the same segmentation: the fair limit. The table gives echoed datagrams per
 //! second and the median ratio gyre ÷ raw (target ≥ 0.95x).
 //!
+//! The tables go to stdout and to `target/bench-results/gro.md` (see `results.rs`).
+//!
 //! ```text
 //! cargo bench -p gyre-benches --bench gro
 //! GYRE_BENCH_ROUNDS=3 cargo bench -p gyre-benches --bench gro
@@ -24,8 +26,6 @@
 
 #[path = "../tests/common/gso.rs"]
 mod gso;
-#[path = "common/util.rs"]
-mod util;
 
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
@@ -37,7 +37,8 @@ use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
 use gyre::udp::ListenOptions;
-use util::{median, pin_current_thread, range};
+use gyre_benches::results::Report;
+use gyre_benches::util::{median, pin_current_thread, range};
 
 /// How long the sender sends each round.
 const SEND_FOR: Duration = Duration::from_secs(1);
@@ -62,14 +63,13 @@ struct Round {
 }
 
 fn main() {
+    let mut out = Report::new("gro");
     let rounds: usize = std::env::var("GYRE_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
-    println!(
-        "| size | rounds | without GRO (datagrams/s) | with GRO (datagrams/s) | GRO ÷ without (median, range) | drops without / with | coalesced buffers |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    out.line("| size | rounds | without GRO (datagrams/s) | with GRO (datagrams/s) | GRO ÷ without (median, range) | drops without / with | coalesced buffers |");
+    out.line("|---:|---:|---:|---:|---:|---:|---:|");
     for size in [64usize, 1200] {
         let (mut plain, mut gro, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         let (mut drops, mut coalesced) = ((0, 0), 0);
@@ -84,20 +84,18 @@ fn main() {
             gro.push(b.per_second);
         }
         let (lo, hi) = range(&ratios);
-        println!(
+        out.line(format!(
             "| {size} B | {rounds} | {:.0} | {:.0} | {:.2}x ({lo:.2}–{hi:.2}) | {} / {} | {coalesced} |",
             median(&mut plain),
             median(&mut gro),
             median(&mut ratios),
             drops.0,
             drops.1,
-        );
+        ));
     }
-    println!();
-    println!(
-        "| size | rounds | raw GRO+GSO loop (echoes/s) | gyre, gro(true) (echoes/s) | gyre ÷ raw (median, range) |"
-    );
-    println!("|---:|---:|---:|---:|---:|");
+    out.line("");
+    out.line("| size | rounds | raw GRO+GSO loop (echoes/s) | gyre, gro(true) (echoes/s) | gyre ÷ raw (median, range) |");
+    out.line("|---:|---:|---:|---:|---:|");
     for size in [64usize, 1200] {
         let (mut raw, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
@@ -108,13 +106,14 @@ fn main() {
             ours.push(b);
         }
         let (lo, hi) = range(&ratios);
-        println!(
+        out.line(format!(
             "| {size} B | {rounds} | {:.0} | {:.0} | {:.2}x ({lo:.2}–{hi:.2}) |",
             median(&mut raw),
             median(&mut ours),
             median(&mut ratios),
-        );
+        ));
     }
+    out.save().expect("write the results");
 }
 
 /// Datagrams a train carries in the echo.

@@ -6,9 +6,11 @@
 //! cargo bench -p gyre-benches --bench lockstep -- gyre mio      # a subset
 //! ```
 //!
-//! The table goes to stdout and to `target/lockstep/lockstep.md`; each child's callgrind
-//! file stays in `target/lockstep/callgrind/`, for `callgrind_annotate`. Without valgrind
-//! the bench says so and does nothing.
+//! The table goes to stdout and to `target/bench-results/lockstep.md`
+//! (`gyre_benches::results`); each child's callgrind file stays in
+//! `target/lockstep/callgrind/`, for `callgrind_annotate`. Each child runs under the tests'
+//! supervisor (`tests/common/supervise.rs`). Without valgrind the bench says so and does
+//! nothing.
 //!
 //! # Why count instructions, and why in lockstep
 //!
@@ -114,7 +116,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Counts every case, prints the table and writes it under `target/lockstep/`.
+/// Counts every case, prints the table and writes it under `target/bench-results/`.
 fn run(args: &[String]) -> Res<()> {
     if !callgrind::valgrind_available() {
         println!(
@@ -143,9 +145,7 @@ fn run(args: &[String]) -> Res<()> {
     }
     let table = report::render(&rows);
     println!("\n{table}");
-    let path = dir.join("lockstep.md");
-    std::fs::write(&path, &table)?;
-    println!("written to {}", path.display());
+    gyre_benches::results::write("lockstep.md", &table)?;
     Ok(())
 }
 

@@ -8,13 +8,12 @@
 //! datagrams sent, delivered, and lost (sent − delivered; the kernel's own count,
 //! `kernel_drops`, beside it), for each buffer.
 //!
+//! The tables go to stdout and to `target/bench-results/loss.md` (see `results.rs`).
+//!
 //! ```text
 //! cargo bench -p gyre-benches --bench loss
 //! GYRE_BENCH_SECONDS=300 cargo bench -p gyre-benches --bench loss   # the soak in docs/performance.md
 //! ```
-
-#[path = "common/util.rs"]
-mod util;
 
 use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
@@ -25,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use gyre::prelude::*;
 use gyre::udp::ListenOptions;
-use util::pin_current_thread;
+use gyre_benches::results::Report;
+use gyre_benches::util::pin_current_thread;
 
 /// Counts datagrams.
 struct Count(Rc<Cell<u64>>);
@@ -46,6 +46,7 @@ struct Run {
 }
 
 fn main() {
+    let mut out = Report::new("loss");
     let seconds: u64 = std::env::var("GYRE_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -53,16 +54,18 @@ fn main() {
     let capacity = run(None, u64::MAX, Duration::from_secs(2));
     let capacity = capacity.delivered / 2;
     let rate = capacity / 2;
-    println!("capacity about {capacity} datagrams/s; sending {rate}/s for {seconds} s each");
-    println!();
-    println!(
-        "| SO_RCVBUF asked | SO_RCVBUF given | sent | delivered | lost | lost % | kernel_drops |"
+    out.line(format!(
+        "capacity about {capacity} datagrams/s; sending {rate}/s for {seconds} s each"
+    ));
+    out.line("");
+    out.line(
+        "| SO_RCVBUF asked | SO_RCVBUF given | sent | delivered | lost | lost % | kernel_drops |",
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    out.line("|---|---:|---:|---:|---:|---:|---:|");
     for asked in [None, Some(4usize << 20)] {
         let r = run(asked, rate, Duration::from_secs(seconds));
         let lost = r.sent.saturating_sub(r.delivered);
-        println!(
+        out.line(format!(
             "| {} | {} | {} | {} | {lost} | {:.3}% | {} |",
             asked.map_or("default".to_string(), |b| format!("{b}")),
             r.buffer,
@@ -70,8 +73,9 @@ fn main() {
             r.delivered,
             100.0 * lost as f64 / r.sent.max(1) as f64,
             r.kernel_drops,
-        );
+        ));
     }
+    out.save().expect("write the results");
 }
 
 /// Sends at `rate` datagrams a second (`u64::MAX`: as fast as possible) for `length`, to a

@@ -15,6 +15,8 @@
 //! The table gives the median ns per operation of each, and the median of the per-round
 //! ratios gyre ÷ tokio (below 1: gyre is faster). The target is ≤ 1.0x for both.
 //!
+//! The tables go to stdout and to `target/bench-results/tasks.md` (see `results.rs`).
+//!
 //! ```text
 //! cargo bench -p gyre-benches --bench tasks
 //! GYRE_BENCH_ROUNDS=3 cargo bench -p gyre-benches --bench tasks
@@ -29,6 +31,8 @@ use std::time::{Duration, Instant};
 
 use gyre::Reactor;
 use gyre::defer::Failure;
+use gyre_benches::results::Report;
+use gyre_benches::util::median;
 
 const SPAWNS: u32 = 100_000;
 const WAKES: u32 = 1_000_000;
@@ -120,12 +124,8 @@ fn ns_per(elapsed: Duration, n: u32) -> f64 {
     elapsed.as_nanos() as f64 / f64::from(n)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
+    let mut out = Report::new("tasks");
     let rounds: usize = std::env::var("GYRE_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -143,18 +143,19 @@ fn main() {
         rows[1].1.push(t);
         rows[1].2.push(g / t);
     }
-    println!(
+    out.line(format!(
         "#### Tasks: gyre's executor and tokio's current-thread `spawn_local` ({rounds} rounds, medians)\n"
-    );
-    println!("| cost | gyre ns | tokio ns | gyre ÷ tokio (per round) | ≤ 1.0x? |");
-    println!("|---|---:|---:|---:|---|");
-    for (name, (g, t, r)) in ["spawn and complete", "wake to poll"].iter().zip(rows) {
-        let ratio = median(r);
-        println!(
+    ));
+    out.line("| cost | gyre ns | tokio ns | gyre ÷ tokio (per round) | ≤ 1.0x? |");
+    out.line("|---|---:|---:|---:|---|");
+    for (name, (mut g, mut t, mut r)) in ["spawn and complete", "wake to poll"].iter().zip(rows) {
+        let ratio = median(&mut r);
+        out.line(format!(
             "| {name} | {:.1} | {:.1} | {ratio:.2}x | {} |",
-            median(g),
-            median(t),
+            median(&mut g),
+            median(&mut t),
             if ratio <= 1.0 { "yes" } else { "no" }
-        );
+        ));
     }
+    out.save().expect("write the results");
 }

@@ -1,74 +1,72 @@
-//! Timer queue benchmark: gyre's [`TimerQueue`] against two baselines, in the same run.
+//! Timer queue benchmark: gyre's [`TimerQueue`](gyre::time::TimerQueue) against two
+//! baselines, in the same run, with criterion.
 //!
-//! The workload: schedule N timers (default 1,000,000) at random deadlines within one second,
-//! cancel half of them (a random half, in random order), then jump the clock past one second
-//! and take out everything that is due. Every structure gets the same deadlines and the same
-//! cancel set, made by a small xorshift generator with a fixed seed.
+//! The workload (`timers/workload.rs`): schedule N timers (default 1,000,000) at random
+//! deadlines within one second, cancel half of them (a random half, in random order), then
+//! jump the clock past one second and take out everything that is due. Every structure gets
+//! the same deadlines and the same cancel set. The structures (`timers/subjects.rs`):
 //!
-//! The three structures:
+//! 1. `gyre::time::TimerQueue<u64>` (deadlines in nanoseconds, fired with `pop_due`);
+//! 2. `std`'s `BinaryHeap` next to a slab, with lazy cancellation (`timers/heap.rs`);
+//! 3. `tokio_util::time::DelayQueue<u64>` on a paused current-thread tokio runtime.
 //!
-//! 1. `gyre::time::TimerQueue<u64>` (deadlines in nanoseconds, fired with `pop_due`).
-//! 2. A baseline: `std::collections::BinaryHeap<Reverse<(deadline, seq, slot)>>` next to a
-//!    slab of entries; cancel marks the slab entry in O(1) and firing pops and skips the
-//!    heap items whose entry was cancelled.
-//! 3. `tokio_util::time::DelayQueue<u64>` on a paused current-thread tokio runtime: `insert`
-//!    with a `Duration`, `remove` to cancel, `tokio::time::advance` past one second (not
-//!    timed), then `poll_expired` until the queue is exhausted (timed).
+//! Each phase of each structure is one criterion benchmark, `schedule/gyre` … `fire/delayqueue`:
+//! an iteration starts from an empty `new()` with the earlier phases done outside the timed
+//! region (so schedule includes growing the storage), and times one phase over all N timers;
+//! for DelayQueue, `tokio::time::advance` past one second is outside it too. Criterion (flat
+//! sampling: at least 10 iterations, 1 s per benchmark) gives the median time per iteration;
+//! divided by the timers the phase touches, that is ns per schedule, per cancel and per fire
+//! ("per fire" includes dropping or skipping the cancelled leftovers). The heaviest phases
+//! take longer than a second for their 10 iterations, and criterion says so: that is expected.
 //!
-//! For each it reports ns per schedule, ns per cancel, ns per fire and the peak heap memory
-//! of the run, from a counting global allocator (peak minus the bytes allocated when the run
-//! started). Each structure starts from an empty `new()`, so schedule includes growing its
-//! storage. The caller's vector of ids (or keys) and the vector of fired payloads are
-//! allocated once, before any measurement, and reused, so they are neither counted in the
-//! peak nor page-faulted inside a timed loop. "ns per fire" is the drain time divided by the
-//! number of timers that fired (half of N), so it includes skipping cancelled leftovers for
-//! the two heaps. On glibc, the bench pins malloc's mmap threshold first (see
-//! `pin_malloc_behaviour`), so that every run gets fresh pages for its large vectors
-//! whatever ran before it.
+//! Before its first benchmark, each structure runs once untimed, counted by the tests'
+//! counting allocator (`tests/common/counting_alloc.rs`): allocations per phase and peak heap
+//! bytes above the level when it started. That run is checked: exactly the non-cancelled
+//! payloads fire, once each; `cancel` hands back exactly the cancelled ones; gyre and the heap
+//! fire in (deadline, scheduling order). The caller's vectors of handles and of fired payloads
+//! are made once and reused by every run, so they are neither counted nor page-faulted inside
+//! a timed phase. On glibc the bench first pins malloc's mmap threshold (see
+//! `pin_malloc_behaviour`), so that every run gets fresh pages for its large vectors.
 //!
-//! One untimed warm-up round is followed by rounds interleaved as gyre, heap, DelayQueue,
-//! gyre, …; the table shows the median of each phase, then the ratios gyre / BinaryHeap and
-//! DelayQueue / gyre. After each run (outside the timed regions) the harness checks that
-//! exactly the non-cancelled payloads fired, once each, that `cancel` handed back exactly the
-//! cancelled ones, and that gyre and the heap fired in (deadline, scheduling order).
-//!
-//! Run it with:
+//! After the benchmarks, the table of ns per operation, allocations and peak memory, and the
+//! ratios gyre / BinaryHeap and DelayQueue / gyre, are computed from criterion's
+//! `estimates.json` of this run (a benchmark filtered out leaves its cells empty rather than
+//! reusing an older run's) and written to stdout and `target/bench-results/timers.md`;
+//! criterion's own data is in `target/bench-results/criterion/`.
 //!
 //! ```text
 //! cargo bench -p gyre-benches --bench timers
-//! GYRE_BENCH_TIMERS=100000 GYRE_BENCH_ROUNDS=3 cargo bench -p gyre-benches --bench timers   # quick run
-//! GYRE_BENCH_ONLY=gyre cargo bench -p gyre-benches --bench timers   # one structure alone, for profiling
+//! GYRE_BENCH_TIMERS=100000 cargo bench -p gyre-benches --bench timers   # quick run
+//! cargo bench -p gyre-benches --bench timers -- gyre                     # one structure (a criterion filter)
+//! cargo bench -p gyre-benches --bench timers -- --measurement-time 5     # criterion's options
 //! ```
-//!
-//! `GYRE_BENCH_TIMERS` sets N (default 1,000,000), as does a bare number on the command line
-//! (`cargo bench -p gyre-benches --bench timers -- 100000`); `GYRE_BENCH_ROUNDS` sets the rounds (default 5);
-//! `GYRE_BENCH_ONLY` is `gyre`, `heap` or `delayqueue`.
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::hint::black_box;
-use std::time::{Duration, Instant};
-
-use gyre::time::{TimerId, TimerQueue};
-use tokio_util::time::DelayQueue;
-use tokio_util::time::delay_queue::Key;
-
-/// Deadlines are drawn from `0..HORIZON` nanoseconds.
-const HORIZON: u64 = 1_000_000_000;
-const DEFAULT_TIMERS: usize = 1_000_000;
-const DEFAULT_ROUNDS: usize = 5;
-const SEED: u64 = 0x2545_F491_4F6C_DD1D;
-
-// ---------------------------------------------------------------------------------------------
-// Counting allocator: the tests' own (bytes now and at the peak).
 
 #[path = "../tests/common/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "timers/heap.rs"]
+mod heap;
+#[path = "timers/subjects.rs"]
+mod subjects;
+#[path = "timers/workload.rs"]
+mod workload;
 
-use counting_alloc::{Counting, memory_baseline, memory_peak_since};
+use std::cell::RefCell;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use counting_alloc::{Counting, memory_baseline, memory_peak_since, start_counting, stop_counting};
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+use gyre_benches::results::{self, Report};
+use subjects::{Delay, Gyre, Heap, Subject};
+use workload::Workload;
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
+
+const DEFAULT_TIMERS: usize = 1_000_000;
+/// The phases, in order: criterion's group names.
+const PHASES: [&str; 3] = ["schedule", "cancel", "fire"];
 
 /// Pins glibc's mmap threshold at its default (128 KiB), which also turns off glibc's
 /// dynamic threshold. Without this, freeing one structure's large vectors raises the threshold
@@ -99,589 +97,243 @@ fn pin_malloc_behaviour() -> &'static str {
     "system allocator left as is (not glibc)"
 }
 
-// ---------------------------------------------------------------------------------------------
-// Workload
-
-/// xorshift64: deterministic, dependency-free, good enough to scatter deadlines.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// The same input for every structure and every round.
-struct Workload {
-    /// `deadlines[i]` is the deadline of the timer whose payload is `i`, in ns from 0.
-    deadlines: Vec<u64>,
-    /// Payloads to cancel, in the order they are cancelled (a random half).
-    cancel_order: Vec<u32>,
-    /// `cancelled[i]`: whether payload `i` is cancelled.
-    cancelled: Vec<bool>,
-    /// Sum of the cancelled payloads, to check what `cancel` hands back.
-    cancelled_sum: u64,
-}
-
-impl Workload {
-    fn new(n: usize) -> Workload {
-        assert!(n <= u32::MAX as usize, "N must fit in u32");
-        let mut rng = XorShift(SEED);
-        let deadlines: Vec<u64> = (0..n).map(|_| rng.below(HORIZON)).collect();
-        // Fisher–Yates shuffle of 0..n; the first half is the cancel set, in shuffled order.
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        for i in (1..n).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            order.swap(i, j);
-        }
-        order.truncate(n / 2);
-        let mut cancelled = vec![false; n];
-        for &i in &order {
-            cancelled[i as usize] = true;
-        }
-        let cancelled_sum = order.iter().map(|&i| u64::from(i)).sum();
-        Workload {
-            deadlines,
-            cancel_order: order,
-            cancelled,
-            cancelled_sum,
-        }
-    }
-
-    fn n(&self) -> usize {
-        self.deadlines.len()
-    }
-
-    fn to_fire(&self) -> usize {
-        self.n() - self.cancel_order.len()
-    }
-}
-
-/// One structure's measurement in one round.
-#[derive(Clone, Copy)]
-struct Sample {
-    schedule_ns: f64,
-    cancel_ns: f64,
-    fire_ns: f64,
-    peak_bytes: usize,
-}
-
-/// What a run hands back for checking, outside the timed regions.
-struct Outcome {
-    sample: Sample,
-    /// Number and sum of the payloads `cancel` returned.
-    cancel_count: usize,
-    cancel_sum: u64,
-}
-
-fn per_op(elapsed: Duration, ops: usize) -> f64 {
-    elapsed.as_nanos() as f64 / ops.max(1) as f64
-}
-
-/// Checks an outcome against the workload; `ordered` also checks firing order.
-fn check(name: &str, w: &Workload, out: &Outcome, fired: &[u64], ordered: bool) {
-    assert_eq!(out.cancel_count, w.cancel_order.len(), "{name}: cancels");
-    assert_eq!(
-        out.cancel_sum, w.cancelled_sum,
-        "{name}: cancelled payloads"
-    );
-    assert_eq!(fired.len(), w.to_fire(), "{name}: number fired");
-    let mut seen = vec![false; w.n()];
-    for &p in fired {
-        let p = p as usize;
-        assert!(!w.cancelled[p], "{name}: cancelled payload {p} fired");
-        assert!(!seen[p], "{name}: payload {p} fired twice");
-        seen[p] = true;
-    }
-    if ordered {
-        // Deadline order, ties in scheduling order (payload = scheduling index).
-        for pair in fired.windows(2) {
-            let a = (w.deadlines[pair[0] as usize], pair[0]);
-            let b = (w.deadlines[pair[1] as usize], pair[1]);
-            assert!(a < b, "{name}: fired {a:?} before {b:?}");
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// 1. gyre
-
-// The phases are separate functions, never inlined, so that a profiler (callgrind) can tell
-// them apart; the queues' own methods still inline into them as they would in a caller.
-
-#[inline(never)]
-fn gyre_schedule(q: &mut TimerQueue<u64>, deadlines: &[u64], ids: &mut Vec<TimerId>) {
-    for (i, &d) in deadlines.iter().enumerate() {
-        ids.push(q.schedule(black_box(d), i as u64));
-    }
-}
-
-#[inline(never)]
-fn gyre_cancel(q: &mut TimerQueue<u64>, order: &[u32], ids: &[TimerId]) -> (usize, u64) {
-    let (mut count, mut sum) = (0, 0u64);
-    for &i in order {
-        if let Some(p) = q.cancel(ids[i as usize]) {
-            count += 1;
-            sum += p;
-        }
-    }
-    (count, sum)
-}
-
-#[inline(never)]
-fn gyre_fire(q: &mut TimerQueue<u64>, now: u64, fired: &mut Vec<u64>) {
-    while let Some((_, p)) = q.pop_due(now, u64::MAX) {
-        fired.push(p);
-    }
-}
-
-fn run_gyre(w: &Workload, ids: &mut Vec<TimerId>, fired: &mut Vec<u64>) -> Outcome {
-    let phases = Phases {
-        schedule: gyre_schedule,
-        cancel: gyre_cancel,
-        fire: gyre_fire,
-        is_empty: |q: &TimerQueue<u64>| q.is_empty(),
-    };
-    measure(w, ids, fired, TimerQueue::new, phases)
-}
-
-/// Cancels the ids in the given order; returns how many were pending and their payload sum.
-type CancelPhase<Q, I> = fn(&mut Q, &[u32], &[I]) -> (usize, u64);
-
-/// The three timed phases of one synchronous structure, and how to check it ended empty.
-struct Phases<Q, I> {
-    schedule: fn(&mut Q, &[u64], &mut Vec<I>),
-    cancel: CancelPhase<Q, I>,
-    fire: fn(&mut Q, u64, &mut Vec<u64>),
-    is_empty: fn(&Q) -> bool,
-}
-
-/// Times schedule, cancel and fire on `q` (built inside the memory window) for workload `w`.
-fn measure<Q, I>(
-    w: &Workload,
-    ids: &mut Vec<I>,
-    fired: &mut Vec<u64>,
-    q: impl FnOnce() -> Q,
-    phases: Phases<Q, I>,
-) -> Outcome {
-    ids.clear();
-    fired.clear();
-    let base = memory_baseline();
-    let mut q = q();
-
-    let t = Instant::now();
-    (phases.schedule)(&mut q, &w.deadlines, ids);
-    let schedule = t.elapsed();
-
-    let t = Instant::now();
-    let (cancel_count, cancel_sum) = (phases.cancel)(&mut q, &w.cancel_order, ids);
-    let cancel = t.elapsed();
-
-    let t = Instant::now();
-    (phases.fire)(&mut q, black_box(HORIZON), fired);
-    let fire = t.elapsed();
-
-    let peak_bytes = memory_peak_since(base);
-    assert!((phases.is_empty)(&q));
-    drop(q);
-    Outcome {
-        sample: Sample {
-            schedule_ns: per_op(schedule, w.n()),
-            cancel_ns: per_op(cancel, w.cancel_order.len()),
-            fire_ns: per_op(fire, w.to_fire()),
-            peak_bytes,
-        },
-        cancel_count,
-        cancel_sum,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// 2. BinaryHeap baseline
-
-/// One slab entry of the baseline. A heap item `(deadline, seq, slot)` is live while its slot
-/// is pending with the same `seq`; freed slots are reused through an intrusive free list.
-struct HeapEntry {
-    seq: u64,
-    payload: u64,
-    next_free: u32,
-    pending: bool,
-}
-
-#[derive(Clone, Copy)]
-struct HeapHandle {
-    slot: u32,
-    seq: u64,
-}
-
-const NO_SLOT: u32 = u32::MAX;
-
-/// The textbook timer queue: `std`'s binary heap plus lazy (mark-and-skip) cancellation.
-struct HeapQueue {
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    slab: Vec<HeapEntry>,
-    free: u32,
-    next_seq: u64,
-}
-
-impl HeapQueue {
-    fn new() -> HeapQueue {
-        HeapQueue {
-            heap: BinaryHeap::new(),
-            slab: Vec::new(),
-            free: NO_SLOT,
-            next_seq: 0,
-        }
-    }
-
-    fn schedule(&mut self, deadline: u64, payload: u64) -> HeapHandle {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let entry = HeapEntry {
-            seq,
-            payload,
-            next_free: NO_SLOT,
-            pending: true,
-        };
-        let slot = if self.free != NO_SLOT {
-            let slot = self.free;
-            self.free = self.slab[slot as usize].next_free;
-            self.slab[slot as usize] = entry;
-            slot
-        } else {
-            let slot = u32::try_from(self.slab.len()).expect("too many timers");
-            self.slab.push(entry);
-            slot
-        };
-        self.heap.push(Reverse((deadline, seq, slot)));
-        HeapHandle { slot, seq }
-    }
-
-    fn release(&mut self, slot: u32) -> u64 {
-        let entry = &mut self.slab[slot as usize];
-        entry.pending = false;
-        entry.next_free = self.free;
-        self.free = slot;
-        entry.payload
-    }
-
-    fn cancel(&mut self, h: HeapHandle) -> Option<u64> {
-        let entry = self.slab.get(h.slot as usize)?;
-        if !entry.pending || entry.seq != h.seq {
-            return None;
-        }
-        Some(self.release(h.slot))
-    }
-
-    fn pop_due(&mut self, now: u64) -> Option<u64> {
-        while let Some(&Reverse((deadline, seq, slot))) = self.heap.peek() {
-            let entry = &self.slab[slot as usize];
-            if !entry.pending || entry.seq != seq {
-                self.heap.pop(); // cancelled: skip
-                continue;
-            }
-            if deadline > now {
-                return None;
-            }
-            self.heap.pop();
-            return Some(self.release(slot));
-        }
-        None
-    }
-}
-
-#[inline(never)]
-fn heap_schedule(q: &mut HeapQueue, deadlines: &[u64], ids: &mut Vec<HeapHandle>) {
-    for (i, &d) in deadlines.iter().enumerate() {
-        ids.push(q.schedule(black_box(d), i as u64));
-    }
-}
-
-#[inline(never)]
-fn heap_cancel(q: &mut HeapQueue, order: &[u32], ids: &[HeapHandle]) -> (usize, u64) {
-    let (mut count, mut sum) = (0, 0u64);
-    for &i in order {
-        if let Some(p) = q.cancel(ids[i as usize]) {
-            count += 1;
-            sum += p;
-        }
-    }
-    (count, sum)
-}
-
-#[inline(never)]
-fn heap_fire(q: &mut HeapQueue, now: u64, fired: &mut Vec<u64>) {
-    while let Some(p) = q.pop_due(now) {
-        fired.push(p);
-    }
-}
-
-fn run_heap(w: &Workload, ids: &mut Vec<HeapHandle>, fired: &mut Vec<u64>) -> Outcome {
-    let phases = Phases {
-        schedule: heap_schedule,
-        cancel: heap_cancel,
-        fire: heap_fire,
-        is_empty: |q: &HeapQueue| q.heap.is_empty(),
-    };
-    measure(w, ids, fired, HeapQueue::new, phases)
-}
-
-// ---------------------------------------------------------------------------------------------
-// 3. tokio-util DelayQueue
-
-/// Must run inside the runtime (it reads tokio's paused clock).
-#[inline(never)]
-fn dq_schedule(q: &mut DelayQueue<u64>, deadlines: &[u64], keys: &mut Vec<Key>) {
-    for (i, &d) in deadlines.iter().enumerate() {
-        keys.push(q.insert(i as u64, Duration::from_nanos(black_box(d))));
-    }
-}
-
-#[inline(never)]
-fn dq_cancel(q: &mut DelayQueue<u64>, order: &[u32], keys: &[Key]) -> (usize, u64) {
-    let (mut count, mut sum) = (0, 0u64);
-    for &i in order {
-        sum += q.remove(&keys[i as usize]).into_inner();
-        count += 1;
-    }
-    (count, sum)
-}
-
-/// Returns the outcome and how many times `poll_expired` answered `Pending` while draining.
-fn run_delay_queue(w: &Workload, keys: &mut Vec<Key>, fired: &mut Vec<u64>) -> (Outcome, usize) {
-    let n = w.n();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("tokio runtime");
-    keys.clear();
-    fired.clear();
-    let out = rt.block_on(async {
-        let base = memory_baseline();
-        let mut q: DelayQueue<u64> = DelayQueue::new();
-
-        let t = Instant::now();
-        dq_schedule(&mut q, &w.deadlines, keys);
-        let schedule = t.elapsed();
-
-        let t = Instant::now();
-        let (cancel_count, cancel_sum) = dq_cancel(&mut q, &w.cancel_order, keys);
-        let cancel = t.elapsed();
-
-        // Not timed: move the paused clock past every deadline (DelayQueue rounds up to ms).
-        tokio::time::advance(Duration::from_nanos(HORIZON) + Duration::from_millis(2)).await;
-
-        let mut pending = 0;
-        let t = Instant::now();
-        loop {
-            let next = std::future::poll_fn(|cx| {
-                let poll = q.poll_expired(cx);
-                if poll.is_pending() {
-                    pending += 1;
-                }
-                poll
-            })
-            .await;
-            match next {
-                Some(expired) => fired.push(expired.into_inner()),
-                None => break,
-            }
-        }
-        let fire = t.elapsed();
-
-        let peak_bytes = memory_peak_since(base);
-        assert!(q.is_empty());
-        drop(q);
-        (
-            Sample {
-                schedule_ns: per_op(schedule, n),
-                cancel_ns: per_op(cancel, w.cancel_order.len()),
-                fire_ns: per_op(fire, w.to_fire()),
-                peak_bytes,
-            },
-            cancel_count,
-            cancel_sum,
-            pending,
-        )
-    });
-    let (sample, cancel_count, cancel_sum, pending) = out;
-    (
-        Outcome {
-            sample,
-            cancel_count,
-            cancel_sum,
-        },
-        pending,
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Driver
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let m = xs.len() / 2;
-    if xs.len() % 2 == 1 {
-        xs[m]
-    } else {
-        (xs[m - 1] + xs[m]) / 2.0
-    }
-}
-
-/// Per-phase medians over rounds.
-struct Summary {
-    schedule_ns: f64,
-    cancel_ns: f64,
-    fire_ns: f64,
-    peak_mib: f64,
-}
-
-fn summarize(samples: &[Sample]) -> Summary {
-    let pick = |f: fn(&Sample) -> f64| median(samples.iter().map(f).collect());
-    Summary {
-        schedule_ns: pick(|s| s.schedule_ns),
-        cancel_ns: pick(|s| s.cancel_ns),
-        fire_ns: pick(|s| s.fire_ns),
-        peak_mib: pick(|s| s.peak_bytes as f64 / (1024.0 * 1024.0)),
-    }
-}
-
-fn env_or_arg_timers() -> usize {
-    let from_arg = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse::<usize>().ok());
-    let from_env = std::env::var("GYRE_BENCH_TIMERS")
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse::<usize>().ok());
-    from_arg.or(from_env).unwrap_or(DEFAULT_TIMERS).max(2)
-}
-
-const NAMES: [&str; 3] = [
-    "gyre TimerQueue",
-    "BinaryHeap + slab",
-    "tokio-util DelayQueue",
-];
-
-/// The caller's side of a run, kept across rounds so that its pages are already touched: the
-/// ids (or keys) returned by schedule and the payloads in firing order.
-struct Buffers {
-    gyre_ids: Vec<TimerId>,
-    heap_ids: Vec<HeapHandle>,
-    dq_keys: Vec<Key>,
+/// The caller's vectors, made once and reused by every run: the handles `schedule` returns
+/// and the payloads in firing order.
+struct Buffers<H> {
+    ids: Vec<H>,
     fired: Vec<u64>,
 }
 
-/// Runs structure `k` once, checks the outcome (untimed) and returns its sample and, for
-/// DelayQueue, how many times draining it had to wait for tokio's timer driver.
-fn run_one(k: usize, w: &Workload, b: &mut Buffers) -> (Sample, usize) {
-    let (out, pending) = match k {
-        0 => (run_gyre(w, &mut b.gyre_ids, &mut b.fired), 0),
-        1 => (run_heap(w, &mut b.heap_ids, &mut b.fired), 0),
-        _ => run_delay_queue(w, &mut b.dq_keys, &mut b.fired),
-    };
-    check(NAMES[k], w, &out, &b.fired, k < 2);
-    (out.sample, pending)
+/// One run of one structure: its queue, with the phases before the timed one done.
+struct Run<'a, S: Subject> {
+    // Dropped in this order: the queue before the runtime it may belong to.
+    q: S::Queue,
+    env: S::Env,
+    ids: Vec<S::Handle>,
+    fired: Vec<u64>,
+    pool: &'a RefCell<Buffers<S::Handle>>,
+}
+
+impl<'a, S: Subject> Run<'a, S> {
+    /// A fresh queue on the pooled buffers, with the phases before `phase` done.
+    fn before(phase: usize, w: &Workload, pool: &'a RefCell<Buffers<S::Handle>>) -> Self {
+        let (mut ids, mut fired) = {
+            let mut b = pool.borrow_mut();
+            (std::mem::take(&mut b.ids), std::mem::take(&mut b.fired))
+        };
+        ids.clear();
+        fired.clear();
+        let env = S::env();
+        let mut q = S::new(&env);
+        if phase > 0 {
+            S::schedule(&env, &mut q, &w.deadlines, &mut ids);
+        }
+        if phase > 1 {
+            S::cancel(&env, &mut q, &w.cancel_order, &ids);
+            S::advance(&env, &mut q);
+        }
+        Run {
+            q,
+            env,
+            ids,
+            fired,
+            pool,
+        }
+    }
+
+    /// Runs `phase`, the timed one.
+    fn phase(&mut self, phase: usize, w: &Workload) {
+        match phase {
+            0 => S::schedule(&self.env, &mut self.q, &w.deadlines, &mut self.ids),
+            1 => {
+                black_box(S::cancel(
+                    &self.env,
+                    &mut self.q,
+                    &w.cancel_order,
+                    &self.ids,
+                ));
+            }
+            _ => S::fire(&self.env, &mut self.q, &mut self.fired),
+        }
+    }
+}
+
+impl<S: Subject> Drop for Run<'_, S> {
+    /// Hands the buffers back for the next run.
+    fn drop(&mut self) {
+        let mut pool = self.pool.borrow_mut();
+        pool.ids = std::mem::take(&mut self.ids);
+        pool.fired = std::mem::take(&mut self.fired);
+    }
+}
+
+/// What the checked run of one structure found.
+struct Checked {
+    /// Allocations (and reallocations) in each phase.
+    allocs: [u64; 3],
+    /// Peak heap bytes above the level when the run started.
+    peak_bytes: usize,
+}
+
+/// One run outside criterion: counts allocations per phase and the peak memory, and checks
+/// what the structure fired and handed back.
+fn checked_run<S: Subject>(w: &Workload, pool: &RefCell<Buffers<S::Handle>>) -> Checked {
+    let mut allocs = [0; 3];
+    let mut run = Run::<S>::before(0, w, pool);
+    let base = memory_baseline();
+    start_counting();
+    run.q = S::new(&run.env); // counted with schedule, as its storage grows
+    S::schedule(&run.env, &mut run.q, &w.deadlines, &mut run.ids);
+    allocs[0] = stop_counting();
+    start_counting();
+    let cancelled = S::cancel(&run.env, &mut run.q, &w.cancel_order, &run.ids);
+    allocs[1] = stop_counting();
+    S::advance(&run.env, &mut run.q);
+    start_counting();
+    S::fire(&run.env, &mut run.q, &mut run.fired);
+    allocs[2] = stop_counting();
+    let peak_bytes = memory_peak_since(base);
+    assert!(S::is_empty(&run.q), "{}: not empty after firing", S::NAME);
+    workload::check(S::NAME, w, cancelled, &run.fired, S::ORDERED);
+    Checked { allocs, peak_bytes }
+}
+
+/// The three phases of `S` as criterion benchmarks; returns what its checked run found (if
+/// criterion ran any of them).
+fn bench<S: Subject>(c: &mut Criterion, w: &Workload) -> Option<Checked> {
+    let pool = RefCell::new(Buffers {
+        ids: Vec::with_capacity(w.n()),
+        fired: Vec::with_capacity(w.to_fire()),
+    });
+    let checked = RefCell::new(None);
+    for (phase, name) in PHASES.iter().enumerate() {
+        let mut group = c.benchmark_group(*name);
+        group
+            .sampling_mode(SamplingMode::Flat)
+            .throughput(Throughput::Elements(ops(w, phase) as u64));
+        group.bench_function(S::ID, |b| {
+            if checked.borrow().is_none() {
+                checked.replace(Some(checked_run::<S>(w, &pool)));
+            }
+            b.iter_batched(
+                || Run::<S>::before(phase, w, &pool),
+                |mut run| {
+                    run.phase(phase, w);
+                    run
+                },
+                BatchSize::PerIteration,
+            );
+        });
+        group.finish();
+    }
+    checked.into_inner()
+}
+
+/// The timers phase `phase` works on: every one, the cancelled half, the fired half.
+fn ops(w: &Workload, phase: usize) -> usize {
+    [w.n(), w.cancel_order.len(), w.to_fire()][phase]
+}
+
+/// Criterion's median time per iteration of `phase/id`, in ns, if this run measured it.
+fn median_ns(dir: &Path, phase: &str, id: &str, since: SystemTime) -> Option<f64> {
+    let path = dir.join(phase).join(id).join("new/estimates.json");
+    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
+    let text = std::fs::read_to_string(&path).ok()?;
+    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
+    estimates["median"]["point_estimate"]
+        .as_f64()
+        .filter(|_| fresh)
+}
+
+/// One structure's row: ns per operation of each phase (NaN if not measured), allocations.
+struct Row {
+    name: &'static str,
+    ns: [f64; 3],
+    checked: Checked,
+}
+
+impl Row {
+    fn new<S: Subject>(w: &Workload, dir: &Path, since: SystemTime, checked: Checked) -> Row {
+        let ns = [0, 1, 2].map(|phase| {
+            median_ns(dir, PHASES[phase], S::ID, since)
+                .map_or(f64::NAN, |t| t / ops(w, phase) as f64)
+        });
+        Row {
+            name: S::NAME,
+            ns,
+            checked,
+        }
+    }
+
+    fn peak_mib(&self) -> f64 {
+        self.checked.peak_bytes as f64 / (1024.0 * 1024.0)
+    }
+}
+
+fn timers_from_env() -> usize {
+    std::env::var("GYRE_BENCH_TIMERS")
+        .ok()
+        .and_then(|v| v.trim().replace('_', "").parse::<usize>().ok())
+        .unwrap_or(DEFAULT_TIMERS)
+        .max(2)
 }
 
 fn main() {
     let malloc_note = pin_malloc_behaviour();
-    let n = env_or_arg_timers();
-    let rounds = std::env::var("GYRE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(DEFAULT_ROUNDS)
-        .max(1);
-    // For profiling one structure alone: GYRE_BENCH_ONLY=gyre|heap|delayqueue.
-    let only = std::env::var("GYRE_BENCH_ONLY").ok();
-    let selected: Vec<usize> = match only.as_deref().map(str::trim) {
-        None | Some("") => vec![0, 1, 2],
-        Some("gyre") => vec![0],
-        Some("heap") => vec![1],
-        Some("delayqueue") => vec![2],
-        Some(other) => panic!("GYRE_BENCH_ONLY={other}: expected gyre, heap or delayqueue"),
-    };
-    let w = Workload::new(n);
-    println!(
-        "timers: {n} scheduled at random deadlines in 1 s, {} cancelled, {} fired; \
-         1 warm-up + {rounds} interleaved rounds, medians",
+    let mut report = Report::new("timers");
+    let w = Workload::new(timers_from_env());
+    let dir = results::dir().join("criterion");
+    let mut c = Criterion::default()
+        .output_directory(&dir)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_secs(1))
+        .configure_from_args();
+    let since = SystemTime::now();
+    let gyre = bench::<Gyre>(&mut c, &w).map(|k| Row::new::<Gyre>(&w, &dir, since, k));
+    let heap = bench::<Heap>(&mut c, &w).map(|k| Row::new::<Heap>(&w, &dir, since, k));
+    let delay = bench::<Delay>(&mut c, &w).map(|k| Row::new::<Delay>(&w, &dir, since, k));
+    c.final_summary();
+    if gyre.is_none() && heap.is_none() && delay.is_none() {
+        return; // nothing ran (`--list`, or a filter that matches nothing)
+    }
+
+    report.line(format!(
+        "#### Timers: {} scheduled at random deadlines in 1 s, {} cancelled, {} fired \
+         (criterion medians; allocations and peak memory from one counted run; {malloc_note})\n",
+        w.n(),
         w.cancel_order.len(),
         w.to_fire()
-    );
-    println!("  ({malloc_note})");
-
-    let mut buffers = Buffers {
-        gyre_ids: Vec::with_capacity(n),
-        heap_ids: Vec::with_capacity(n),
-        dq_keys: Vec::with_capacity(n),
-        fired: Vec::with_capacity(w.to_fire()),
-    };
-    let mut samples: [Vec<Sample>; 3] = Default::default();
-    for round in 0..=rounds {
-        for &k in &selected {
-            let (s, pending) = run_one(k, &w, &mut buffers);
-            let label = if round == 0 {
-                "warm-up".to_string()
-            } else {
-                format!("round {round}")
-            };
-            println!(
-                "  {label:<8} {:<22} schedule {:7.1} ns  cancel {:7.1} ns  fire {:7.1} ns  peak {:6.1} MiB",
-                NAMES[k],
-                s.schedule_ns,
-                s.cancel_ns,
-                s.fire_ns,
-                s.peak_bytes as f64 / (1024.0 * 1024.0)
-            );
-            if pending > 0 {
-                println!(
-                    "{:33}(poll_expired returned Pending {pending} times in the drain)",
-                    ""
-                );
-            }
-            if round > 0 {
-                samples[k].push(s);
-            }
-        }
+    ));
+    report.line("| structure | ns/schedule | ns/cancel | ns/fire | allocations (schedule / cancel / fire) | peak MiB |");
+    report.line("|---|---:|---:|---:|---:|---:|");
+    for row in [&gyre, &heap, &delay].into_iter().flatten() {
+        let [s, c, f] = row.ns;
+        let [a0, a1, a2] = row.checked.allocs;
+        report.line(format!(
+            "| {} | {s:.1} | {c:.1} | {f:.1} | {a0} / {a1} / {a2} | {:.1} |",
+            row.name,
+            row.peak_mib()
+        ));
     }
-
-    let summaries: [Option<Summary>; 3] =
-        [0, 1, 2].map(|k| (!samples[k].is_empty()).then(|| summarize(&samples[k])));
-    println!();
-    println!(
-        "{:<24} {:>12} {:>10} {:>9} {:>9}",
-        "structure (median)", "ns/schedule", "ns/cancel", "ns/fire", "peak MiB"
+    report.line(
+        "\n| ratio (< 1: the first is faster / smaller) | schedule | cancel | fire | memory |",
     );
-    for (name, s) in NAMES.iter().zip(&summaries) {
-        if let Some(s) = s {
-            println!(
-                "{:<24} {:>12.1} {:>10.1} {:>9.1} {:>9.1}",
-                name, s.schedule_ns, s.cancel_ns, s.fire_ns, s.peak_mib
-            );
-        }
-    }
-    println!();
-    let ratio = |label: &str, a: &Option<Summary>, b: &Option<Summary>| {
+    report.line("|---|---:|---:|---:|---:|");
+    for (label, a, b) in [
+        ("gyre / BinaryHeap", &gyre, &heap),
+        ("DelayQueue / gyre", &delay, &gyre),
+    ] {
         if let (Some(a), Some(b)) = (a, b) {
-            println!(
-                "{:<24} {:>12.2} {:>10.2} {:>9.2} {:>9.2}",
-                label,
-                a.schedule_ns / b.schedule_ns,
-                a.cancel_ns / b.cancel_ns,
-                a.fire_ns / b.fire_ns,
-                a.peak_mib / b.peak_mib
-            );
+            let r = |i: usize| a.ns[i] / b.ns[i];
+            report.line(format!(
+                "| {label} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                r(0),
+                r(1),
+                r(2),
+                a.peak_mib() / b.peak_mib()
+            ));
         }
-    };
-    ratio("gyre / BinaryHeap", &summaries[0], &summaries[1]);
-    ratio("DelayQueue / gyre", &summaries[2], &summaries[0]);
+    }
+    report.save().expect("write the results");
 }

@@ -95,7 +95,7 @@ fn sockets_that_are_not_bound_ip_datagram_sockets_are_refused_with_the_reason() 
 
 /// Launches `activated_echo` as a service manager would: `sh` puts `passed` on descriptor 3
 /// (`None`: closes 3), sets LISTEN_PID to its own pid and execs (keeping that pid).
-fn activated(passed: Option<std::os::fd::OwnedFd>, listen_fds: &str) -> std::process::Child {
+fn activated(passed: Option<std::os::fd::OwnedFd>, listen_fds: &str) -> Supervised {
     let three = match &passed {
         Some(fd) => format!("3<&{n} {n}<&-", n = fd.as_raw_fd()),
         None => "3<&-".to_string(),
@@ -106,18 +106,19 @@ fn activated(passed: Option<std::os::fd::OwnedFd>, listen_fds: &str) -> std::pro
 }
 
 /// [`activated`] with any redirection of descriptor 3 (`sh` syntax).
-fn activated_with(three: &str, listen_fds: &str) -> std::process::Child {
+fn activated_with(three: &str, listen_fds: &str) -> Supervised {
     let script =
         format!("exec {three}; LISTEN_PID=$$ LISTEN_FDS={listen_fds} exec \"$0\" --seconds 20");
     let path = example("activated_echo").get_program().to_owned();
-    Command::new("sh")
-        .args(["-c", &script])
-        .arg(path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    Supervised::spawn(
+        Command::new("sh")
+            .args(["-c", &script])
+            .arg(path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -128,7 +129,7 @@ fn the_activated_echo_example_serves_the_socket_it_was_passed() {
     let passed = rustix::io::dup(socket.as_fd()).unwrap();
     drop(socket);
     let mut child = activated(Some(passed), "1");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = BufReader::new(child.child().stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     assert!(
@@ -142,16 +143,13 @@ fn the_activated_echo_example_serves_the_socket_it_was_passed() {
     let mut buf = [0u8; 16];
     let (n, from) = client.recv_from(&mut buf).unwrap();
     assert_eq!((&buf[..n], from), (&b"activated"[..], address));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
+    let status = child.terminate(CAP).unwrap();
     assert!(status.success(), "{status:?}");
 }
 
 #[test]
 fn activation_with_a_descriptor_that_is_not_open_fails_with_ebadf() {
-    let out = activated(None, "1").wait_with_output().unwrap();
+    let out = activated(None, "1").collect(CAP).unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
@@ -162,9 +160,7 @@ fn activation_with_a_descriptor_that_is_not_open_fails_with_ebadf() {
 
 #[test]
 fn activation_refuses_a_descriptor_that_is_not_a_socket() {
-    let out = activated_with("3</dev/null", "1")
-        .wait_with_output()
-        .unwrap();
+    let out = activated_with("3</dev/null", "1").collect(CAP).unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),

@@ -6,24 +6,15 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{CAP, reactor, run_until};
+use common::{CAP, Supervised, reactor, run_until};
 use gyre::protocols::dns::{DnsClient, DnsError, RecordType, addresses};
 
-/// A dnsmasq process, killed on drop.
-struct Dnsmasq(Child);
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts dnsmasq on a free port; `None` (skip) when it is not installed, outside CI.
-fn dnsmasq() -> Option<(Dnsmasq, SocketAddr)> {
+/// Starts dnsmasq on a free port (killed when the first half is dropped); `None` (skip) when
+/// it is not installed, outside CI.
+fn dnsmasq() -> Option<(Supervised, SocketAddr)> {
     if Command::new("dnsmasq").arg("--version").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -44,15 +35,19 @@ fn dnsmasq() -> Option<(Dnsmasq, SocketAddr)> {
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new("dnsmasq")
-            .args(common::dnsmasq::dnsmasq_args(port, &records))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start dnsmasq");
-        std::thread::sleep(Duration::from_millis(200));
-        if child.try_wait().unwrap().is_none() {
-            return Some((Dnsmasq(child), SocketAddr::from(([127, 0, 0, 1], port))));
+        let mut child = Supervised::spawn(
+            Command::new("dnsmasq")
+                .args(common::dnsmasq::dnsmasq_args(port, &records))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        )
+        .expect("start dnsmasq");
+        if child
+            .wait_within(Duration::from_millis(200))
+            .unwrap()
+            .is_none()
+        {
+            return Some((child, SocketAddr::from(([127, 0, 0, 1], port))));
         }
     }
     panic!("dnsmasq would not start on five free ports in a row");

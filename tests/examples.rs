@@ -2,11 +2,11 @@
 
 mod common;
 
-use common::{example, run_bounded, start_logging_example, wait_bounded};
+use common::{Supervised, example, run_bounded, start_logging_example};
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 #[test]
@@ -65,7 +65,7 @@ fn timers_example_rejects_bad_flags() {
 }
 
 /// Starts `echo_server` and returns it, its port, and its collected stderr.
-fn start_server(args: &[&str]) -> (Child, u16, std::thread::JoinHandle<String>) {
+fn start_server(args: &[&str]) -> (Supervised, u16, std::thread::JoinHandle<String>) {
     start_logging_example("echo_server", args)
 }
 
@@ -86,18 +86,10 @@ fn echo_server_echoes_prints_and_stops_cleanly_on_sigterm() {
     let (n, from) = socket.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"hello\n");
     assert_eq!(from.port(), port);
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = wait_bounded(&mut child, Duration::from_secs(10));
+    let status = child.terminate(Duration::from_secs(10)).unwrap();
     assert!(status.success(), "{status:?}");
     let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut child.child().stdout.take().unwrap(), &mut stdout).unwrap();
     let me = socket.local_addr().unwrap();
     assert_eq!(
         stdout,
@@ -122,9 +114,9 @@ fn echo_server_quiet_and_bounded_in_time() {
     socket.send_to(b"shh", ("127.0.0.1", port)).unwrap();
     let mut buf = [0u8; 8];
     assert_eq!(socket.recv(&mut buf).unwrap(), 3);
-    assert!(wait_bounded(&mut child, Duration::from_secs(10)).success());
+    assert!(child.wait_bounded(Duration::from_secs(10)).success());
     let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut child.child().stdout.take().unwrap(), &mut stdout).unwrap();
     assert_eq!(stdout, "");
 }
 
@@ -145,7 +137,7 @@ fn echo_server_sets_the_receive_buffer_asked_for_and_says_what_the_kernel_gave()
     socket.send_to(b"big", ("127.0.0.1", port)).unwrap();
     let mut buf = [0u8; 8];
     assert_eq!(socket.recv(&mut buf).unwrap(), 3);
-    assert!(wait_bounded(&mut child, Duration::from_secs(10)).success());
+    assert!(child.wait_bounded(Duration::from_secs(10)).success());
     let cap: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
         .map(|s| s.trim().parse().unwrap())
         .unwrap_or(asked);
@@ -217,14 +209,14 @@ fn resolve_example_prints_the_address_or_fails() {
 #[test]
 fn multicast_examples_talk_over_the_loopback_interface() {
     let port = client().local_addr().unwrap().port().to_string();
-    let server = example("multicast_server")
-        .args(["--port", &port, "--seconds", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut server = server;
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut server = Supervised::spawn(
+        example("multicast_server")
+            .args(["--port", &port, "--seconds", "20"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
+    let mut stdout = BufReader::new(server.child().stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap(); // it has joined once this is printed
     assert_eq!(first, "Started Listening\n");
@@ -240,8 +232,7 @@ fn multicast_examples_talk_over_the_loopback_interface() {
         String::from_utf8(out.stdout).unwrap(),
         "Received: b\"data\"\n"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill().unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert_eq!(rest, "Server Received: b\"UniqueID\"\n");
@@ -260,8 +251,7 @@ fn echo_client_async(port: u16, args: &[&str]) -> (Option<i32>, String) {
 fn echo_client_async_sends_every_line_to_the_echo_server_example() {
     let (mut server, port, _stderr) = start_server(&["--port", "0", "--quiet", "--seconds", "30"]);
     let (code, out) = echo_client_async(port, &["--count", "4"]);
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill().unwrap();
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(
         out,
@@ -325,15 +315,16 @@ fn echo_client_async_gives_up_on_silence_and_on_refusals_with_exit_code_1() {
 fn embed_poll_echoes_each_line_while_input_is_still_open_then_exits_at_its_end() {
     use std::io::Write;
     let (mut server, port, _stderr) = start_server(&["--port", "0", "--quiet", "--seconds", "30"]);
-    let mut client = example("embed_poll")
-        .args(["--port", &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = client.stdin.take().unwrap();
-    let mut output = BufReader::new(client.stdout.take().unwrap());
+    let mut client = Supervised::spawn(
+        example("embed_poll")
+            .args(["--port", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
+    let mut input = client.child().stdin.take().unwrap();
+    let mut output = BufReader::new(client.child().stdout.take().unwrap());
     for line in ["one", "two words", ""] {
         // Each echo comes back while the input is still open: the poll loop serves both.
         writeln!(input, "{line}").unwrap();
@@ -343,9 +334,8 @@ fn embed_poll_echoes_each_line_while_input_is_still_open_then_exits_at_its_end()
     }
     input.write_all(b"last, no newline").unwrap(); // never a whole line: never sent
     drop(input); // end of input
-    let status = wait_bounded(&mut client, Duration::from_secs(10));
-    let _ = server.kill();
-    let _ = server.wait();
+    let status = client.wait_bounded(Duration::from_secs(10));
+    server.kill().unwrap();
     assert!(status.success(), "{status:?}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut output, &mut rest).unwrap();
@@ -358,19 +348,14 @@ fn embed_poll_exits_1_when_no_one_echoes() {
     let mut cmd = example("embed_poll");
     cmd.args(["--port", &closed.to_string(), "--wait", "0.2"])
         .stdin(Stdio::piped());
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Supervised::spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped())).unwrap();
     {
         use std::io::Write;
-        let mut input = child.stdin.take().unwrap();
+        let mut input = child.child().stdin.take().unwrap();
         writeln!(input, "anyone?").unwrap();
     }
-    let status = wait_bounded(&mut child, Duration::from_secs(10));
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(status.code(), Some(1));
+    let out = child.collect(Duration::from_secs(10)).unwrap();
+    assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "");
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
@@ -418,22 +403,20 @@ fn dns_lookup_asks_the_dns_server_example_and_prints_its_records() {
         String::from_utf8_lossy(&missing.stderr).contains("domain name not found: nowhere.test"),
         "{missing:?}"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Starts a guide stage that prints `echo on PORT [and PORT]` first; returns it and the ports.
-#[allow(clippy::zombie_processes)] // the caller waits for the child it gets back
-fn start_stage(name: &str, args: &[&str]) -> (std::process::Child, Vec<u16>) {
-    use std::io::{BufRead, BufReader};
-    let mut child = example(name)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the stage");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+fn start_stage(name: &str, args: &[&str]) -> (Supervised, Vec<u16>) {
+    let mut child = Supervised::spawn(
+        example(name)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .expect("start the stage");
+    let mut out = BufReader::new(child.child().stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     let ports = line
@@ -473,7 +456,7 @@ fn every_stage_of_the_guide_echoes_and_ends_on_its_own() {
             let (mut child, port, _log) = start_logging_example(name, args);
             echoes_on(&[port], name.as_bytes());
             assert!(
-                wait_bounded(&mut child, Duration::from_secs(10)).success(),
+                child.wait_bounded(Duration::from_secs(10)).success(),
                 "{name}"
             );
             continue;
@@ -481,7 +464,7 @@ fn every_stage_of_the_guide_echoes_and_ends_on_its_own() {
         let (mut child, ports) = start_stage(name, args);
         echoes_on(&ports, name.as_bytes());
         assert!(
-            wait_bounded(&mut child, Duration::from_secs(10)).success(),
+            child.wait_bounded(Duration::from_secs(10)).success(),
             "{name}"
         );
     }
@@ -525,9 +508,9 @@ fn statsd_aggregates_counters_and_flushes_them_every_second() {
             .send_to(datagram.as_bytes(), ("127.0.0.1", port))
             .unwrap();
     }
-    assert!(wait_bounded(&mut child, Duration::from_secs(10)).success());
+    assert!(child.wait_bounded(Duration::from_secs(10)).success());
     let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut child.child().stdout.take().unwrap(), &mut stdout).unwrap();
     assert_eq!(
         stdout,
         "flush 1: a=4 b=2 (bad lines: 1)\nflush 2:  (bad lines: 0)\n"

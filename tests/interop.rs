@@ -15,12 +15,12 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{example, reactor, run_until};
+use common::{Supervised, example, reactor, run_until};
 use gyre::prelude::*;
 use gyre::udp::ListenOptions;
 
@@ -89,7 +89,7 @@ fn install_twisted() -> Result<PathBuf, String> {
 
 /// A running Twisted script, with its stdout read line by line.
 struct Script {
-    child: Child,
+    child: Supervised,
     out: BufReader<std::process::ChildStdout>,
 }
 
@@ -98,14 +98,15 @@ impl Script {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/interop")
             .join(name);
-        let mut child = Command::new(python)
-            .arg(path)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a Twisted script");
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut child = Supervised::spawn(
+            Command::new(python)
+                .arg(path)
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .expect("start a Twisted script");
+        let out = BufReader::new(child.child().stdout.take().unwrap());
         Script { child, out }
     }
 
@@ -127,10 +128,10 @@ impl Script {
 
     /// Waits (bounded) for the script to end; returns its exit code and remaining stdout.
     fn finish(mut self, cap: Duration) -> (Option<i32>, String) {
-        common::wait_or_kill(&mut self.child, cap);
+        let status = self.child.wait_or_kill(cap).unwrap();
         let mut rest = String::new();
         self.out.read_to_string(&mut rest).unwrap();
-        let code = self.child.wait().unwrap().code();
+        let code = status.and_then(|s| s.code());
         if code != Some(0) {
             eprintln!("script stderr: {}", self.stderr());
         }
@@ -139,7 +140,7 @@ impl Script {
 
     fn stderr(&mut self) -> String {
         let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
+        if let Some(mut e) = self.child.child().stderr.take() {
             let _ = self.child.kill();
             let _ = e.read_to_string(&mut err);
         }
@@ -148,18 +149,16 @@ impl Script {
 }
 
 /// Starts a gyre example that logs `… starting on PORT`, and returns it with that port.
-fn gyre_server(name: &str, args: &[&str]) -> (Child, u16) {
+fn gyre_server(name: &str, args: &[&str]) -> (Supervised, u16) {
     let (child, port, _stderr) = common::start_logging_example(name, args);
     (child, port)
 }
 
-fn stop(mut child: Child) -> String {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    common::wait_or_kill(&mut child, Duration::from_secs(10));
+fn stop(mut child: Supervised) -> String {
+    let _ = child.terminate(Duration::from_secs(10));
     let mut out = String::new();
     child
+        .child()
         .stdout
         .take()
         .unwrap()
@@ -323,10 +322,10 @@ fn gyre_helloer_against_twisted_echo_and_a_closed_port() {
     let Some(py) = python() else { return };
     let mut server = Script::start(py, "echo_server.py", &[]);
     let port = server.ready_port();
-    let out = example("helloer")
-        .args(["--port", &port.to_string()])
-        .output()
-        .unwrap();
+    let out = common::run_bounded(
+        example("helloer").args(["--port", &port.to_string()]),
+        Duration::from_secs(30),
+    );
     drop(server.stderr());
     assert!(out.status.success());
     assert_eq!(
@@ -336,10 +335,10 @@ fn gyre_helloer_against_twisted_echo_and_a_closed_port() {
         )
     );
     let closed = closed_port();
-    let out = example("helloer")
-        .args(["--port", &closed.to_string()])
-        .output()
-        .unwrap();
+    let out = common::run_bounded(
+        example("helloer").args(["--port", &closed.to_string()]),
+        Duration::from_secs(30),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
@@ -399,12 +398,13 @@ fn gyre_async_echo_client_to_twisted_echo_server_and_a_closed_port() {
 fn twisted_multicast_client_to_gyre_multicast_server() {
     let Some(py) = python() else { return };
     let port = closed_port().to_string();
-    let mut server = example("multicast_server")
-        .args(["--port", &port, "--seconds", "30"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut server_out = BufReader::new(server.stdout.take().unwrap());
+    let mut server = Supervised::spawn(
+        example("multicast_server")
+            .args(["--port", &port, "--seconds", "30"])
+            .stdout(Stdio::piped()),
+    )
+    .unwrap();
+    let mut server_out = BufReader::new(server.child().stdout.take().unwrap());
     let mut line = String::new();
     server_out.read_line(&mut line).unwrap();
     assert_eq!(line, "Started Listening\n");
@@ -414,8 +414,7 @@ fn twisted_multicast_client_to_gyre_multicast_server() {
         &["--port", &port, "--wait", "1.5"],
     )
     .finish(Duration::from_secs(30));
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill().unwrap();
     server_out.read_to_string(&mut line).unwrap();
     assert_eq!((code, out.as_str()), (Some(0), "Received: b'data'\n"));
     assert_eq!(line, "Started Listening\nServer Received: b\"UniqueID\"\n");
@@ -427,10 +426,10 @@ fn gyre_multicast_client_to_twisted_multicast_server() {
     let port = closed_port().to_string();
     let mut server = Script::start(py, "multicast_server.py", &["--port", &port]);
     server.ready_port();
-    let out = example("multicast_client")
-        .args(["--port", &port, "--wait", "1.5"])
-        .output()
-        .unwrap();
+    let out = common::run_bounded(
+        example("multicast_client").args(["--port", &port, "--wait", "1.5"]),
+        Duration::from_secs(30),
+    );
     assert_eq!(server.line(), "Server Received: b'UniqueID'");
     drop(server.stderr());
     assert!(out.status.success());
@@ -598,7 +597,7 @@ fn gyre_dns_client_asks_twisted_names_server() {
     let a = ask("example.test", RecordType::A).unwrap();
     let aaaa = ask("example.test", RecordType::AAAA).unwrap();
     let missing = ask("nowhere.test", RecordType::A).unwrap_err();
-    drop(twisted.child.kill());
+    let _ = twisted.child.kill();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         addresses(&a),

@@ -8,9 +8,9 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::example;
+use common::{Supervised, example};
 
 /// Two namespaces and a veth pair between them, removed on drop (also when a test fails).
 struct TwoHosts {
@@ -89,16 +89,17 @@ impl TwoHosts {
     }
 
     /// Runs an example inside a namespace.
-    fn spawn(&self, ns: &str, name: &str, args: &[&str]) -> std::process::Child {
+    fn spawn(&self, ns: &str, name: &str, args: &[&str]) -> Supervised {
         let program = example(name).get_program().to_owned();
-        Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(program)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn in a namespace")
+        Supervised::spawn(
+            Command::new("ip")
+                .args(["netns", "exec", ns])
+                .arg(program)
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .expect("spawn in a namespace")
     }
 }
 
@@ -110,16 +111,8 @@ impl Drop for TwoHosts {
     }
 }
 
-fn finish(mut child: std::process::Child, cap: Duration) -> Output {
-    let give_up = Instant::now() + cap;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > give_up {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+fn finish(child: Supervised, cap: Duration) -> Output {
+    child.collect(cap).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn text(out: &Output) -> String {
@@ -145,7 +138,7 @@ fn request_reply_across_hosts(tag: &str, group: &str, iface_a: &str, iface_b: &s
         &["--group", group, "--interface", iface_a, "--seconds", "30"],
     );
     // "Started Listening" is printed once the group is joined.
-    let mut server_out = BufReader::new(server.stdout.take().unwrap());
+    let mut server_out = BufReader::new(server.child().stdout.take().unwrap());
     let mut served = String::new();
     server_out.read_line(&mut served).unwrap();
     assert_eq!(served, "Started Listening\n", "the server did not start");
@@ -175,11 +168,7 @@ fn request_reply_across_hosts(tag: &str, group: &str, iface_a: &str, iface_b: &s
         Duration::from_secs(20),
     );
     // A clean stop, as a user's Ctrl-C or a service manager would do it.
-    let stopped = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
+    server.signal(libc::SIGTERM).unwrap();
     let server = finish(server, Duration::from_secs(20));
     server_out.read_to_string(&mut served).unwrap();
     let (on_out, off_out) = (

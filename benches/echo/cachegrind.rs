@@ -14,6 +14,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use gyre_benches::supervise;
+
 use crate::config::{Config, PAYLOADS, WINDOW};
 use crate::load::{self, Limit};
 use crate::servers::{Launcher, ServerKind, Under};
@@ -99,8 +101,8 @@ pub fn run(config: &Config, launcher: &Launcher) -> Result<String, Box<dyn Error
 /// `valgrind --version` runs.
 fn valgrind_available() -> bool {
     let mut command = std::process::Command::new("valgrind");
-    command.arg("--version");
-    crate::process::output_within(command, Duration::from_secs(10)).is_some()
+    supervise::run(command.arg("--version"), Duration::from_secs(10))
+        .is_ok_and(|out| out.status.success())
 }
 
 /// One loaded run, then one idle run of the same length.
@@ -147,8 +149,9 @@ fn load_for_count(
         Shape::Window => {
             load::window(addr, size, WINDOW, limit, LOSS_TIMEOUT).map(|w| (w.received, w.lost))
         }
-        Shape::Pingpong => load::pingpong(addr, size, limit, LOSS_TIMEOUT)
-            .map(|p| (p.rtts_ns.len() as u64, p.lost)),
+        Shape::Pingpong => {
+            load::pingpong(addr, size, limit, LOSS_TIMEOUT).map(|p| (p.count(), p.lost))
+        }
     })
 }
 

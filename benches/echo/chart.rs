@@ -2,7 +2,7 @@
 //! echoed datagrams per second, with the min–max over rounds as a whisker; SVG, via plotters.
 
 use std::error::Error;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -20,8 +20,8 @@ const BAR_COLOURS: [RGBColor; 2] = [RGBColor(66, 110, 180), RGBColor(230, 140, 4
 /// Width of one bar, in group widths.
 const BAR: f64 = 0.36;
 
-/// Writes the chart to `path`.
-pub fn write(path: &Path, summary: &Summary) -> Result<(), Box<dyn Error>> {
+/// Writes the chart to `path`, and returns that path.
+pub fn write(path: &Path, summary: &Summary) -> Result<PathBuf, Box<dyn Error>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -61,7 +61,7 @@ pub fn write(path: &Path, summary: &Summary) -> Result<(), Box<dyn Error>> {
         .background_style(WHITE.mix(0.9))
         .draw()?;
     root.present()?;
-    Ok(())
+    Ok(path.to_path_buf())
 }
 
 /// The top of the highest whisker (at least 1).

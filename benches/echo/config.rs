@@ -1,12 +1,11 @@
-//! What one run of the bench does: rounds, phase lengths, payload sizes, servers, outputs.
+//! What one run of the bench does: rounds, phase lengths, payload sizes, servers.
 //!
 //! Everything comes from environment variables (`GYRE_BENCH_*`) or from `--quick` on the
 //! command line; the defaults are the full run.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::servers::{Launcher, ServerKind};
+use crate::servers::ServerKind;
 
 /// Payload sizes, in bytes, measured for every server.
 pub const PAYLOADS: [usize; 2] = [64, 1200];
@@ -44,8 +43,6 @@ pub struct Config {
     pub server_core: Option<usize>,
     /// Core of the load generator and of the harness.
     pub load_core: Option<usize>,
-    /// `GYRE_BENCH_OUT`, if set.
-    pub out_override: Option<PathBuf>,
     /// Disturbed phases the whole run may repeat (see `phase.rs`).
     pub retry_budget: u32,
     /// No server lives longer than this, whatever happens to the bench.
@@ -76,7 +73,6 @@ impl Config {
             cachegrind: only_cachegrind || env_flag("GYRE_BENCH_CACHEGRIND"),
             server_core,
             load_core,
-            out_override: std::env::var_os("GYRE_BENCH_OUT").map(PathBuf::from),
             ..base
         }
     }
@@ -96,7 +92,6 @@ impl Config {
             cachegrind_datagrams: 100_000,
             server_core: None,
             load_core: None,
-            out_override: None,
             retry_budget: 12,
             server_lifetime: Duration::from_secs(300),
         }
@@ -113,31 +108,6 @@ impl Config {
             retry_budget: 3,
             ..Config::full()
         }
-    }
-
-    /// Where the report and the chart go.
-    pub fn out_dir(&self, launcher: &Launcher) -> PathBuf {
-        match (&self.out_override, self.quick) {
-            (Some(dir), _) => dir.clone(),
-            (None, true) => launcher.target_dir().join("echo-bench"),
-            (None, false) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs"),
-        }
-    }
-
-    /// The command that reproduces this run.
-    pub fn command(&self) -> String {
-        let mut env = Vec::new();
-        if self.quick {
-            env.push("GYRE_BENCH_QUICK=1".to_string());
-        }
-        if self.cachegrind {
-            env.push(format!(
-                "GYRE_BENCH_CACHEGRIND={}",
-                if self.suite { "1" } else { "only" }
-            ));
-        }
-        env.push("cargo bench -p gyre-benches --bench echo".to_string());
-        env.join(" ")
     }
 
     /// One paragraph saying what this run does, printed first.

@@ -12,6 +12,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
+
 use crate::mmsg::Batch;
 
 /// How long the window generator blocks in `recvmmsg` before checking for losses.
@@ -28,12 +30,12 @@ pub struct Limit {
     pub count: u64,
 }
 
-/// Runs `f` on a new thread pinned to `core`, and returns what it returns.
+/// Runs `f` on a new thread pinned to `core` (if any), and returns what it returns.
 pub fn on_core<T: Send>(core: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                if let Err(e) = crate::procfs::pin_current_thread(core) {
+                if let Some(Err(e)) = core.map(gyre_benches::util::try_pin_current_thread) {
                     eprintln!("cannot pin the load generator to core {core:?}: {e}");
                 }
                 f()
@@ -72,22 +74,33 @@ fn sequence_of(datagram: &[u8], size: usize) -> Option<u64> {
 }
 
 /// What a pingpong phase saw.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PingResult {
-    /// Round-trip times in nanoseconds, sorted.
-    pub rtts_ns: Vec<u64>,
+    /// Round-trip times in nanoseconds (1 ns to 10 s, three significant digits).
+    pub rtts_ns: Histogram<u64>,
     /// Datagrams not echoed within the loss timeout.
     pub lost: u64,
 }
 
 impl PingResult {
-    /// The `q` quantile (0..=1) of the round-trip times, in nanoseconds (nearest rank).
+    fn new() -> PingResult {
+        PingResult {
+            rtts_ns: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds"),
+            lost: 0,
+        }
+    }
+
+    /// Round trips measured.
+    pub fn count(&self) -> u64 {
+        self.rtts_ns.len()
+    }
+
+    /// The `q` quantile (0..=1) of the round-trip times, in nanoseconds; NaN if none.
     pub fn quantile_ns(&self, q: f64) -> f64 {
         if self.rtts_ns.is_empty() {
             return f64::NAN;
         }
-        let rank = (q * self.rtts_ns.len() as f64).ceil() as usize;
-        self.rtts_ns[rank.clamp(1, self.rtts_ns.len()) - 1] as f64
+        self.rtts_ns.value_at_quantile(q) as f64
     }
 }
 
@@ -103,7 +116,7 @@ pub fn pingpong(
     socket.set_nonblocking(true)?;
     let (mut out, mut back) = (vec![0u8; size], vec![0u8; size + 64]);
     fill_payload(&mut out, 0);
-    let mut result = PingResult::default();
+    let mut result = PingResult::new();
     let start = Instant::now();
     for seq in 1..=limit.count {
         if start.elapsed() >= limit.duration {
@@ -113,11 +126,12 @@ pub fn pingpong(
         let sent = Instant::now();
         socket.send(&out)?;
         match await_echo(&socket, &mut back, size, seq, sent + loss_timeout)? {
-            Some(at) => result.rtts_ns.push((at - sent).as_nanos() as u64),
+            Some(at) => result
+                .rtts_ns
+                .saturating_record((at - sent).as_nanos() as u64),
             None => result.lost += 1,
         }
     }
-    result.rtts_ns.sort_unstable();
     Ok(result)
 }
 
@@ -288,7 +302,7 @@ pub fn window(
     }
     let mut rx = Batch::new(window, size + 64);
     let mut state = Window::new(window);
-    let cpu_before = crate::procfs::thread_cpu_ns();
+    let cpu_before = crate::counters::thread_cpu_ns();
     let start = Instant::now();
     let (stop_sending, give_up) = (
         start + limit.duration,
@@ -310,6 +324,6 @@ pub fn window(
     // Still unanswered when the phase gave up: lost too.
     state.result.lost += state.pending as u64;
     state.result.elapsed = start.elapsed();
-    state.result.generator_cpu_ns = crate::procfs::thread_cpu_ns().saturating_sub(cpu_before);
+    state.result.generator_cpu_ns = crate::counters::thread_cpu_ns().saturating_sub(cpu_before);
     Ok(state.result)
 }

@@ -7,7 +7,7 @@ use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::procfs;
+use crate::counters;
 
 /// Share of one core the rest of the machine may use before a phase counts as disturbed.
 pub const DISTURBED_SHARE: f64 = 0.2;
@@ -97,15 +97,15 @@ pub fn measure<T>(
 struct Snapshot {
     server_ns: u64,
     bench_ns: u64,
-    system: procfs::SystemCpu,
+    system: counters::SystemCpu,
 }
 
 impl Snapshot {
     fn take(server: u32) -> io::Result<Snapshot> {
         Ok(Snapshot {
-            server_ns: procfs::cpu_time_ns(server)?,
-            bench_ns: procfs::cpu_time_ns(std::process::id())?,
-            system: procfs::SystemCpu::read()?,
+            server_ns: counters::cpu_time_ns(server)?,
+            bench_ns: counters::cpu_time_ns(std::process::id())?,
+            system: counters::SystemCpu::read()?,
         })
     }
 

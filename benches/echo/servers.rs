@@ -2,16 +2,18 @@
 //! each is started as its own process on 127.0.0.1 and stopped again.
 
 use std::error::Error;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gyre_benches::supervise::{self, Supervised};
+
 use crate::config::Config;
-use crate::process::{self, Guard};
 
 /// Bound on `cargo build --release --example echo_server`.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
@@ -94,14 +96,6 @@ impl Launcher {
         })
     }
 
-    /// Cargo's target directory (the one holding `release/examples/echo_server`).
-    pub fn target_dir(&self) -> PathBuf {
-        self.gyre_exe
-            .ancestors()
-            .nth(3)
-            .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
-    }
-
     /// Starts `kind` and waits (at most `startup`) until it reports its port.
     pub fn launch(
         &self,
@@ -114,13 +108,20 @@ impl Launcher {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        process::confine(&mut command, self.server_core);
-        let mut guard = Guard::new(command.spawn()?);
-        let stderr = guard.child_mut().stderr.take().ok_or("no stderr pipe")?;
+        supervise::die_with_parent(&mut command);
+        if let Some(core) = self.server_core {
+            pin_child(&mut command, core);
+        }
+        let mut process = Supervised::spawn(&mut command)?;
+        let stderr = process.child().stderr.take().ok_or("no stderr pipe")?;
         let tail = Arc::new(Mutex::new(Vec::new()));
         let ports = watch_stderr(stderr, Arc::clone(&tail));
         match ports.recv_timeout(startup) {
-            Ok(port) => Ok(Server { kind, guard, port }),
+            Ok(port) => Ok(Server {
+                kind,
+                process,
+                port,
+            }),
             Err(_) => Err(format!(
                 "{} did not report its port within {startup:?}; its stderr:\n{}",
                 kind.name(),
@@ -167,14 +168,14 @@ impl Launcher {
 #[derive(Debug)]
 pub struct Server {
     kind: ServerKind,
-    guard: Guard,
+    process: Supervised,
     port: u16,
 }
 
 impl Server {
     /// Its process id.
     pub fn pid(&self) -> u32 {
-        self.guard.pid()
+        self.process.pid()
     }
 
     /// Where it listens: 127.0.0.1 and the port it reported.
@@ -184,7 +185,7 @@ impl Server {
 
     /// Fails if the process has already exited.
     pub fn check_alive(&mut self) -> Result<(), Box<dyn Error>> {
-        match self.guard.try_wait()? {
+        match self.process.try_wait()? {
             None => Ok(()),
             Some(status) => Err(format!("{} exited early: {status}", self.kind.name()).into()),
         }
@@ -192,7 +193,23 @@ impl Server {
 
     /// SIGTERM, up to `grace` to exit cleanly, then SIGKILL.
     pub fn stop(mut self, grace: Duration) -> std::io::Result<ExitStatus> {
-        self.guard.terminate(grace)
+        self.process.terminate(grace)
+    }
+}
+
+/// Makes the command's process run only on `core`, from before it executes anything.
+fn pin_child(command: &mut Command, core: usize) {
+    let set = gyre_benches::util::cpu_set(core);
+    // SAFETY: the closure runs between fork and exec; it makes one async-signal-safe system
+    // call (sched_setaffinity) on a cpu_set_t built before the fork, and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            if libc::sched_setaffinity(0, size, &set) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -236,7 +253,7 @@ fn build_gyre_echo_server() -> Result<PathBuf, Box<dyn Error>> {
             "build",
             "--release",
             "-p",
-            "gyre",
+            "gyre-udp",
             "--example",
             "echo_server",
         ])
@@ -245,8 +262,8 @@ fn build_gyre_echo_server() -> Result<PathBuf, Box<dyn Error>> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut build = Guard::new(command.spawn()?);
-    let stdout = build.child_mut().stdout.take().ok_or("no stdout pipe")?;
+    let mut build = Supervised::spawn(&mut command)?;
+    let stdout = build.child().stdout.take().ok_or("no stdout pipe")?;
     let reader = std::thread::spawn(move || {
         let mut json = String::new();
         BufReader::new(stdout)
@@ -254,7 +271,7 @@ fn build_gyre_echo_server() -> Result<PathBuf, Box<dyn Error>> {
             .map(|_| json)
     });
     let status = build
-        .wait_timeout(BUILD_TIMEOUT)?
+        .wait_or_kill(BUILD_TIMEOUT)?
         .ok_or("cargo build did not finish within 15 minutes")?;
     let json = reader.join().map_err(|_| "reader thread panicked")??;
     if !status.success() {

@@ -1,4 +1,5 @@
-//! Medians and spreads over rounds, and the number formats of the tables.
+//! Medians and spreads over rounds (the median is `gyre_benches::util`'s), and the number
+//! formats of the tables.
 
 /// The values one quantity took over the rounds, in round order (NaN where a round has no
 /// value), so that two servers' samples pair up round by round.
@@ -18,7 +19,7 @@ impl Samples {
     /// The median of the finite values (mean of the two middle ones for an even count); NaN
     /// if there are none.
     pub fn median(&self) -> f64 {
-        median(self.finite().collect())
+        gyre_benches::util::median(&mut self.finite().collect::<Vec<_>>())
     }
 
     /// The smallest value; NaN if none.
@@ -43,15 +44,6 @@ impl Samples {
     /// the same round, seconds apart, which cancels the slow drifts of a shared VM's speed.
     pub fn per_round_ratio(&self, base: &Samples) -> Samples {
         Samples(self.0.iter().zip(&base.0).map(|(a, b)| a / b).collect())
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

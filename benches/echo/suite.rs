@@ -6,9 +6,9 @@ use std::error::Error;
 use std::time::Duration;
 
 use crate::config::{Config, LOSS_TIMEOUT, PAYLOADS, WINDOW};
+use crate::counters;
 use crate::load::{self, Limit, PingResult, WindowResult};
 use crate::phase::{self, Measured, RetryBudget};
-use crate::procfs;
 use crate::servers::{Launcher, Server, ServerKind, Under};
 
 /// Bound on a native server's start-up.
@@ -112,13 +112,13 @@ fn run_server(
 ) -> Result<ServerRun, Box<dyn Error>> {
     let mut server = launcher.launch(kind, Under::Native, STARTUP)?;
     std::thread::sleep(SETTLE);
-    let idle_rss_kib = procfs::status_kib(server.pid(), "VmRSS")?;
+    let (idle_rss_kib, _) = counters::rss_kib(server.pid())?;
     let mut sizes = Vec::new();
     for size in PAYLOADS {
         sizes.push(run_size(config, &server, budget, size)?);
         server.check_alive()?;
     }
-    let peak_rss_kib = procfs::status_kib(server.pid(), "VmHWM")?;
+    let (_, peak_rss_kib) = counters::rss_kib(server.pid())?;
     server.stop(GRACE)?;
     Ok(ServerRun {
         kind,
@@ -170,7 +170,7 @@ fn latency(ping: PingResult) -> Latency {
         p50_us: ping.quantile_ns(0.50) / 1e3,
         p99_us: ping.quantile_ns(0.99) / 1e3,
         p999_us: ping.quantile_ns(0.999) / 1e3,
-        count: ping.rtts_ns.len() as u64,
+        count: ping.count(),
         lost: ping.lost,
     }
 }

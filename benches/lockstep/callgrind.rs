@@ -2,8 +2,10 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use gyre_benches::supervise::{self, Supervised};
 
 use crate::child::Turns;
 use crate::servers::Res;
@@ -13,12 +15,11 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `valgrind --version` runs.
 pub fn valgrind_available() -> bool {
-    Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    supervise::run(
+        Command::new("valgrind").arg("--version"),
+        Duration::from_secs(10),
+    )
+    .is_ok_and(|out| out.status.success())
 }
 
 /// Runs `exe` as the child `turns` under callgrind, counting only inside its turn function;
@@ -45,28 +46,14 @@ pub fn count(exe: &Path, turns: Turns, dir: &Path) -> Res<u64> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(File::create(&log)?);
-    let status = wait_bounded(command.spawn()?, CHILD_TIMEOUT)?;
+    let status = Supervised::spawn(&mut command)?
+        .wait_or_kill(CHILD_TIMEOUT)?
+        .ok_or_else(|| format!("{stem}: the child took more than {CHILD_TIMEOUT:?}: killed"))?;
     if !status.success() {
         let messages = std::fs::read_to_string(&log).unwrap_or_default();
         return Err(format!("{stem}: child failed ({status}); its stderr:\n{messages}").into());
     }
     read_total(&out, &function)
-}
-
-/// Waits at most `timeout` for `child`; kills and reaps it if it takes longer.
-fn wait_bounded(mut child: Child, timeout: Duration) -> Res<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        if Instant::now() >= deadline {
-            child.kill()?;
-            child.wait()?;
-            return Err(format!("a child took more than {timeout:?}: killed").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The total `Ir` of a callgrind out file (its `totals:` line, or `summary:`), after

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: a recording protocol and bounded loop driving.
+//! Helpers shared by the integration tests: a recording protocol, bounded loop driving, and
+//! the examples run as processes (under `supervise`).
 #![allow(dead_code)] // each test file uses part of it
 
 use std::cell::RefCell;
@@ -14,6 +15,9 @@ use gyre::udp::ListenOptions;
 pub mod builder;
 pub mod dnsmasq;
 pub mod gso;
+pub mod supervise;
+
+pub use supervise::Supervised;
 
 /// What a [`Recorder`] saw, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,63 +144,34 @@ pub fn example(name: &str) -> Command {
     Command::new(path)
 }
 
-/// Waits for `child` to end, at most `cap`: its status, or `None` after killing it. The one
-/// bounded wait every test that runs a process uses.
-pub fn wait_or_kill(
-    child: &mut std::process::Child,
-    cap: Duration,
-) -> Option<std::process::ExitStatus> {
-    let give_up = Instant::now() + cap;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for a child") {
-            return Some(status);
-        }
-        if Instant::now() > give_up {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// [`wait_or_kill`], failing the test when the child is still running after `cap`.
-pub fn wait_bounded(child: &mut std::process::Child, cap: Duration) -> std::process::ExitStatus {
-    wait_or_kill(child, cap).unwrap_or_else(|| panic!("still running after {cap:?}"))
-}
-
-/// Runs a command, killing it (and failing the test) if it is still running after `cap`.
-pub fn run_bounded(mut command: Command, cap: Duration) -> Output {
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the example");
-    wait_bounded(&mut child, cap);
-    child.wait_with_output().expect("collect output")
+/// Runs a command for at most `cap` ([`supervise::run`]), failing the test if it is still
+/// running then.
+pub fn run_bounded(mut command: impl std::borrow::BorrowMut<Command>, cap: Duration) -> Output {
+    let command = command.borrow_mut();
+    supervise::run(command, cap).unwrap_or_else(|e| panic!("{command:?}: {e}"))
 }
 
 /// Starts an example that logs `… starting on PORT` (with `RUST_LOG=info`) and returns it, the
 /// port, and a thread collecting the rest of its stderr (everything it logged, once it ends).
-#[allow(clippy::zombie_processes)] // the caller stops and waits for the child it gets back
 pub fn start_logging_example(
     name: &str,
     args: &[&str],
-) -> (std::process::Child, u16, std::thread::JoinHandle<String>) {
+) -> (Supervised, u16, std::thread::JoinHandle<String>) {
     use std::io::{BufRead, BufReader};
-    let mut child = example(name)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the example");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut child = Supervised::spawn(
+        example(name)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    )
+    .expect("spawn the example");
+    let mut stderr = BufReader::new(child.child().stderr.take().unwrap());
     let mut seen = String::new();
     let port = loop {
         let mut line = String::new();
         if stderr.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait();
+            let status = child.wait_bounded(CAP);
             panic!("{name} ended early ({status:?}): {seen}");
         }
         seen.push_str(&line);

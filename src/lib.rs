@@ -62,6 +62,10 @@ pub mod guides {
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
 
+    /// The echo benchmark in full: its method, every table of its latest curated run.
+    #[doc = include_str!("../docs/performance-echo.md")]
+    pub mod performance_echo {}
+
     /// Twisted's UDP test suites, test by test, with the gyre tests that port them.
     #[doc = include_str!("../docs/twisted-tests.md")]
     pub mod twisted_tests {}

@@ -199,21 +199,29 @@ impl gyre::DatagramProtocol for Interleaves {
     }
 }
 
+/// An `Interleaves` port, the log of the ports it opens, and a client socket for it.
+fn interleaving_server(
+    reactor: &mut gyre::Reactor,
+) -> (
+    gyre::udp::Transport,
+    std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+    std::net::UdpSocket,
+) {
+    let opened = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let protocol = Interleaves {
+        kept: None,
+        opened: opened.clone(),
+    };
+    let server = reactor.listen_udp_with(loopback(), protocol).unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_nonblocking(true).unwrap();
+    (server, opened, client)
+}
+
 #[test]
 fn writes_leave_in_the_order_made_whichever_way_they_took() {
     let mut reactor = reactor();
-    let opened = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let server = reactor
-        .listen_udp_with(
-            loopback(),
-            Interleaves {
-                kept: None,
-                opened: opened.clone(),
-            },
-        )
-        .unwrap();
-    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    client.set_nonblocking(true).unwrap();
+    let (server, opened, client) = interleaving_server(&mut reactor);
     let to = server.get_host().unwrap();
     for round in 0..3u8 {
         client.send_to(&[round], to).unwrap();
@@ -243,18 +251,7 @@ fn writes_leave_in_the_order_made_whichever_way_they_took() {
 #[test]
 fn writes_to_a_lone_datagram_leave_in_the_order_made() {
     let mut reactor = reactor();
-    let opened = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let server = reactor
-        .listen_udp_with(
-            loopback(),
-            Interleaves {
-                kept: None,
-                opened: opened.clone(),
-            },
-        )
-        .unwrap();
-    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    client.set_nonblocking(true).unwrap();
+    let (server, opened, client) = interleaving_server(&mut reactor);
     let to = server.get_host().unwrap();
     let mut got = Vec::new();
     for round in 0..3u8 {
@@ -272,6 +269,7 @@ fn writes_to_a_lone_datagram_leave_in_the_order_made() {
         .collect();
     assert_eq!(got, expected);
     assert_eq!(server.stats().unwrap().datagrams_out, 18);
+    assert_eq!(opened.borrow().len(), 3);
 }
 
 /// Replies to each datagram with `re: ` and the datagram, in two parts.

@@ -8,7 +8,7 @@
 //!   Cancelling that Deferred cancels the Deferred the task awaits and drops the future; a
 //!   panic in the future fails it with a [`PanicError`](crate::error::PanicError), logged and
 //!   counted like a callback's.
-//! * [`react`]: Twisted's `task.react`: a reactor, one async main, an exit code.
+//! * [`react()`]: Twisted's `task.react`: a reactor, one async main, an exit code.
 //! * Time: [`sleep`](crate::time::sleep), and `add_timeout` on anything awaited.
 //!
 //! The executor is one more source of work on the loop (its "tasks" step, after queued

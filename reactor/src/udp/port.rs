@@ -249,6 +249,22 @@ impl PortShared {
         retry
     }
 
+    /// Makes one send, again while it fails with `EINTR` or with an earlier datagram's ICMP
+    /// error ([`retry_after`](Self::retry_after)): what the last try returned. Every send
+    /// path goes through here.
+    #[inline]
+    pub fn send_retrying<T>(&self, mut send: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        let mut retried = 0;
+        loop {
+            match send() {
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted
+                        || self.retry_after(&e, &mut retried) => {}
+                result => return result,
+            }
+        }
+    }
+
     /// Whether a receive error is an ICMP report for an unconnected port that reports them
     /// (its error queue has it: nothing more to do here).
     pub fn reported_elsewhere(&self, error: &io::Error) -> bool {
@@ -270,38 +286,28 @@ impl PortShared {
         to: Option<SocketAddr>,
     ) -> Result<(), WriteError> {
         let socket = self.socket()?;
-        let mut retried = 0;
-        loop {
-            let sent = socket.send_parts(parts, to);
-            let error = match sent {
-                Ok(n) => {
-                    self.counters.datagrams_out.add(1);
-                    self.counters.bytes_out.add(n as u64);
-                    return Ok(());
-                }
-                Err(e) => e,
-            };
-            if self.retry_after(&error, &mut retried) {
-                continue;
+        let error = match self.send_retrying(|| socket.send_parts(parts, to)) {
+            Ok(n) => {
+                self.counters.datagrams_out.add(1);
+                self.counters.bytes_out.add(n as u64);
+                return Ok(());
             }
-            match sys::classify_send_error(&error) {
-                sys::SendError::Interrupted => continue,
-                sys::SendError::NoRoom => {
-                    self.counters.send_drops.add(1);
-                    log::debug!(target: "gyre::udp", "{}: no room in the kernel, datagram dropped ({error})", self.name());
-                    return Ok(());
-                }
-                sys::SendError::TooLong => {
-                    return Err(WriteError::MessageLength { size: len });
-                }
-                sys::SendError::Refused if self.peer.get().is_some() => {
-                    // The ICMP error answers an earlier datagram; this one was not sent. The
-                    // protocol hears of it after the current callback, never from inside `write`.
-                    self.note_refusal();
-                    return Ok(());
-                }
-                _ => return Err(WriteError::Io(error)),
+            Err(e) => e,
+        };
+        match sys::classify_send_error(&error) {
+            sys::SendError::NoRoom => {
+                self.counters.send_drops.add(1);
+                log::debug!(target: "gyre::udp", "{}: no room in the kernel, datagram dropped ({error})", self.name());
+                Ok(())
             }
+            sys::SendError::TooLong => Err(WriteError::MessageLength { size: len }),
+            sys::SendError::Refused if self.peer.get().is_some() => {
+                // The ICMP error answers an earlier datagram; this one was not sent. The
+                // protocol hears of it after the current callback, never from inside `write`.
+                self.note_refusal();
+                Ok(())
+            }
+            _ => Err(WriteError::Io(error)),
         }
     }
 }
@@ -636,21 +642,14 @@ impl Port {
         batch: &mut SendBatch,
     ) -> Gso {
         let (n, size) = (run.count() - k, run.len());
-        let mut retried = 0;
-        let error = loop {
-            match self
-                .socket
+        let sent = self.shared().send_retrying(|| {
+            self.socket
                 .send_segments(batch, runs.segments(run, k), size, run.to())
-            {
-                Ok(()) => {
-                    self.count_sent(n as u64, (size * n) as u64);
-                    self.shared().counters.gso_sends.add(1);
-                    return Gso::Done(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if self.shared().retry_after(&e, &mut retried) => continue,
-                Err(e) => break e,
-            }
+        });
+        let Err(error) = sent else {
+            self.count_sent(n as u64, (size * n) as u64);
+            self.shared().counters.gso_sends.add(1);
+            return Gso::Done(n);
         };
         let shared = self.transport.shared();
         match sys::classify_send_error(&error) {
@@ -684,15 +683,16 @@ impl Port {
             let _ = self.send_one(runs, at);
             return;
         }
-        let mut retried = 0;
         while left > 0 {
             let asked = left.min(sys::BATCH);
-            let mut next = at;
-            let result = self.socket.send_batch(batch, asked, |_| {
-                let run = &list[next.run];
-                let data = runs.data(run, next.k);
-                next = next.advance(list, 1);
-                (data, run.to())
+            let result = self.shared().send_retrying(|| {
+                let mut next = at;
+                self.socket.send_batch(batch, asked, |_| {
+                    let run = &list[next.run];
+                    let data = runs.data(run, next.k);
+                    next = next.advance(list, 1);
+                    (data, run.to())
+                })
             });
             match result {
                 Ok(sent) => {
@@ -712,11 +712,6 @@ impl Port {
                     }
                 }
                 Err(error) => {
-                    if sys::classify_send_error(&error) == sys::SendError::Interrupted
-                        || self.shared().retry_after(&error, &mut retried)
-                    {
-                        continue;
-                    }
                     self.lose_queued(&error);
                     at = at.advance(list, 1); // this datagram is lost; the rest still go
                     left -= 1;
@@ -745,24 +740,19 @@ impl Port {
         to: Option<SocketAddr>,
         source: Option<(IpAddr, u32)>,
     ) -> Result<(), ()> {
-        let mut retried = 0;
-        loop {
-            let sent = match (to, source) {
-                (Some(to), Some(from)) => self.socket.send_from(data, to, from),
-                (Some(to), None) => self.socket.send_to(data, to),
-                (None, _) => self.socket.send(data),
-            };
-            match sent {
-                Ok(n) => {
-                    self.count_sent(1, n as u64);
-                    return Ok(());
-                }
-                Err(e) if sys::classify_send_error(&e) == sys::SendError::Interrupted => {}
-                Err(e) if self.shared().retry_after(&e, &mut retried) => {}
-                Err(e) => {
-                    self.lose_queued(&e);
-                    return Err(());
-                }
+        let sent = self.shared().send_retrying(|| match (&to, &source) {
+            (Some(to), Some(from)) => self.socket.send_from(data, *to, *from),
+            (Some(to), None) => self.socket.send_to(data, *to),
+            (None, _) => self.socket.send(data),
+        });
+        match sent {
+            Ok(n) => {
+                self.count_sent(1, n as u64);
+                Ok(())
+            }
+            Err(e) => {
+                self.lose_queued(&e);
+                Err(())
             }
         }
     }

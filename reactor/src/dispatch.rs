@@ -97,9 +97,8 @@ fn drain_port(entry: &mut Entry, core: &mut Core, batches: &mut Batches, budget:
     }
 }
 
-/// Hands datagrams `0..n` of the batch to the protocol: one `catch_unwind` and one `Context`
-/// for the batch, resumed after a panic at the next datagram. Returns whether the port is
-/// still listening.
+/// Hands datagrams `0..n` of the batch to the protocol. Returns whether the port is still
+/// listening.
 fn deliver(
     entry: &mut Entry,
     core: &mut Core,
@@ -107,9 +106,31 @@ fn deliver(
     n: usize,
     limit: usize,
 ) -> bool {
+    deliver_guarded(entry, core, batches, n, |protocol, cx, recv, next| {
+        deliver_batch(protocol, cx, recv, n, limit, next)
+    })
+}
+
+/// Runs `batch_loop` (which advances `next` up to `end`) with one `catch_unwind` and one
+/// `Context` for the batch, again from the next datagram after a panic. Inlined into each
+/// caller, so each shape of batch keeps a loop of its own.
+#[inline(always)]
+fn deliver_guarded(
+    entry: &mut Entry,
+    core: &mut Core,
+    batches: &mut Batches,
+    end: usize,
+    batch_loop: impl Fn(&mut dyn DatagramProtocol, &mut Context<'_>, &RecvBatch, &mut usize) -> bool,
+) -> bool {
     let mut next = 0;
-    while next < n {
-        match guard::catch(|| deliver_from(entry, core, batches, n, limit, &mut next)) {
+    while next < end {
+        let Entry { port, protocol } = &mut *entry;
+        let Batches { recv, queue, .. } = &mut *batches;
+        let outcome = guard::catch(|| {
+            let mut cx = Context::new(core, port, Some(queue), Some(recv));
+            batch_loop(protocol.as_mut(), &mut cx, recv, &mut next)
+        });
+        match outcome {
             Ok(open) => return open,
             Err(message) => {
                 let failure = Failure::new(PanicError { message });
@@ -118,20 +139,6 @@ fn deliver(
         }
     }
     entry.port.shared().is_listening()
-}
-
-fn deliver_from(
-    entry: &mut Entry,
-    core: &mut Core,
-    batches: &mut Batches,
-    n: usize,
-    limit: usize,
-    next: &mut usize,
-) -> bool {
-    let Entry { port, protocol } = entry;
-    let Batches { recv, queue, .. } = batches;
-    let mut cx = Context::new(core, port, Some(queue), Some(recv));
-    deliver_batch(protocol.as_mut(), &mut cx, recv, n, limit, next)
 }
 
 /// The loop over one batch. `recv` is a parameter of its own, so the compiler knows the
@@ -174,23 +181,13 @@ fn deliver_coalesced(
     n: usize,
     limit: usize,
 ) -> bool {
-    let mut next = 0;
-    while next < n * SLOT {
-        let Entry { port, protocol } = &mut *entry;
-        let Batches { recv, queue, .. } = &mut *batches;
-        let outcome = guard::catch(|| {
-            let mut cx = Context::new(core, port, Some(queue), Some(recv));
-            deliver_segments(protocol.as_mut(), &mut cx, recv, n, limit, &mut next)
-        });
-        match outcome {
-            Ok(open) => return open,
-            Err(message) => {
-                let failure = Failure::new(PanicError { message });
-                report(core, &entry.port, "datagram_received", &failure);
-            }
-        }
-    }
-    entry.port.shared().is_listening()
+    deliver_guarded(
+        entry,
+        core,
+        batches,
+        n * SLOT,
+        |protocol, cx, recv, next| deliver_segments(protocol, cx, recv, n, limit, next),
+    )
 }
 
 /// The loop over one coalesced batch: every datagram of every slot, in order.

@@ -365,10 +365,7 @@ fn embed_poll_exits_1_when_no_one_echoes() {
 
 #[test]
 fn dns_lookup_asks_the_dns_server_example_and_prints_its_records() {
-    let dir = std::env::temp_dir().join(format!("gyre-dns-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let hosts = dir.join("hosts");
-    std::fs::write(&hosts, "192.0.2.7 example.test\n2001:db8::7 example.test\n").unwrap();
+    let (dir, hosts) = common::dns_hosts_file("dns-example");
     let (mut server, port, _log) = start_logging_example(
         "dns_server",
         &[

@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Supervised, example, reactor, run_until};
+use common::{Supervised, dns_hosts_file, example, reactor, run_until};
 use gyre::prelude::*;
 use gyre::udp::ListenOptions;
 
@@ -532,17 +532,6 @@ fn gyre_looping_call_sender_to_twisted_receiver_loses_nothing() {
 }
 
 // ---- DNS ------------------------------------------------------------------------------------
-
-const DNS_HOSTS: &str = "192.0.2.7 example.test\n2001:db8::7 example.test\n";
-
-/// A directory of the test's own holding a hosts file with `DNS_HOSTS`: (directory, file).
-fn dns_hosts_file(tag: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("gyre-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let hosts = dir.join("hosts");
-    std::fs::write(&hosts, DNS_HOSTS).unwrap();
-    (dir, hosts)
-}
 
 #[test]
 fn twisted_names_client_asks_gyre_dns_server() {

@@ -189,3 +189,15 @@ pub fn start_logging_example(
     });
     (child, port, rest)
 }
+
+/// The names the DNS tests serve: `example.test` with one IPv4 and one IPv6 address.
+pub const DNS_HOSTS: &str = "192.0.2.7 example.test\n2001:db8::7 example.test\n";
+
+/// A directory of the test's own holding a hosts file with [`DNS_HOSTS`]: (directory, file).
+pub fn dns_hosts_file(tag: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("gyre-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, DNS_HOSTS).unwrap();
+    (dir, hosts)
+}

@@ -33,6 +33,20 @@ pub(crate) enum Drain {
     Closed,
 }
 
+impl Drain {
+    /// After a batch of `n` datagrams, `read` in all this turn: drained if the batch was
+    /// short (the kernel had no more), the budget spent, or `None` to read another batch.
+    pub(crate) fn after_batch(n: usize, read: usize, budget: usize) -> Option<Drain> {
+        if n < BATCH {
+            Some(Drain::Drained)
+        } else if read >= budget {
+            Some(Drain::BudgetSpent)
+        } else {
+            None
+        }
+    }
+}
+
 /// The reactor's reusable I/O state, one set for every port: receive buffers, the queue of
 /// writes made while datagrams are delivered, and send headers.
 pub(crate) struct Batches {
@@ -88,11 +102,8 @@ fn drain_port(entry: &mut Entry, core: &mut Core, batches: &mut Batches, budget:
             return Drain::Closed; // stopped by its protocol: deliver nothing more
         }
         read += n;
-        if n < BATCH {
-            return Drain::Drained;
-        }
-        if read >= budget {
-            return Drain::BudgetSpent;
+        if let Some(drain) = Drain::after_batch(n, read, budget) {
+            return drain;
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::guard;
 use crate::ports::{Filed, UNIX_TAG};
 use crate::protocol::Outcome;
 use crate::stats::PortStats;
-use crate::sys::{BATCH, RecvBatch};
+use crate::sys::RecvBatch;
 use crate::udp::READ_ERRORS_BEFORE_CLOSING;
 use crate::udp::port::{PortId, Received};
 
@@ -86,11 +86,8 @@ fn drain_port(
             }
         }
         read += n;
-        if n < BATCH {
-            return Drain::Drained;
-        }
-        if read >= budget {
-            return Drain::BudgetSpent;
+        if let Some(drain) = Drain::after_batch(n, read, budget) {
+            return drain;
         }
     }
 }

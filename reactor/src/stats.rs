@@ -78,6 +78,13 @@ pub(crate) struct PortCounters {
 }
 
 impl PortCounters {
+    /// Counts datagrams that left, and their bytes.
+    #[inline]
+    pub fn count_sent(&self, datagrams: u64, bytes: u64) {
+        self.datagrams_out.add(datagrams);
+        self.bytes_out.add(bytes);
+    }
+
     pub fn snapshot(&self) -> PortStats {
         PortStats {
             datagrams_in: self.datagrams_in.get(),

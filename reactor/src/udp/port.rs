@@ -288,8 +288,7 @@ impl PortShared {
         let socket = self.socket()?;
         let error = match self.send_retrying(|| socket.send_parts(parts, to)) {
             Ok(n) => {
-                self.counters.datagrams_out.add(1);
-                self.counters.bytes_out.add(n as u64);
+                self.counters.count_sent(1, n as u64);
                 return Ok(());
             }
             Err(e) => e,
@@ -647,7 +646,9 @@ impl Port {
                 .send_segments(batch, runs.segments(run, k), size, run.to())
         });
         let Err(error) = sent else {
-            self.count_sent(n as u64, (size * n) as u64);
+            self.shared()
+                .counters
+                .count_sent(n as u64, (size * n) as u64);
             self.shared().counters.gso_sends.add(1);
             return Gso::Done(n);
         };
@@ -696,7 +697,9 @@ impl Port {
             });
             match result {
                 Ok(sent) => {
-                    self.count_sent(sent as u64, at.bytes(list, sent));
+                    self.shared()
+                        .counters
+                        .count_sent(sent as u64, at.bytes(list, sent));
                     at = at.advance(list, sent);
                     left -= sent;
                     if sent < asked {
@@ -747,7 +750,7 @@ impl Port {
         });
         match sent {
             Ok(n) => {
-                self.count_sent(1, n as u64);
+                self.shared().counters.count_sent(1, n as u64);
                 Ok(())
             }
             Err(e) => {
@@ -768,12 +771,6 @@ impl Port {
                 log::warn!(target: "gyre::udp", "{}: a queued datagram was not sent: {error}", shared.name());
             }
         }
-    }
-
-    fn count_sent(&self, datagrams: u64, bytes: u64) {
-        let counters = &self.shared().counters;
-        counters.datagrams_out.add(datagrams);
-        counters.bytes_out.add(bytes);
     }
 
     /// Stops reading (deregisters the socket) and marks the port closed; returns the Deferred

@@ -113,8 +113,7 @@ impl UnixShared {
         loop {
             let error = match sys::send_unix(&socket, parts, to) {
                 Ok(n) => {
-                    self.counters.datagrams_out.add(1);
-                    self.counters.bytes_out.add(n as u64);
+                    self.counters.count_sent(1, n as u64);
                     return Ok(());
                 }
                 Err(e) => e,
